@@ -1,0 +1,15 @@
+//! Configuration: the YAML model ([`model`]), secret references ([`secret`]), units
+//! ([`units`]), loading with located errors ([`load`]) and whole-config checks ([`validate`]).
+//!
+//! Posture: unknown keys are errors, every error is reported (not only the first), and a config
+//! that fails any check is refused as a whole.
+
+pub mod load;
+pub mod model;
+pub mod secret;
+pub mod units;
+pub mod validate;
+
+pub use load::{load_file, load_str, ConfigError, Diagnostic, Finding, LoadedConfig, Severity};
+pub use model::Config;
+pub use secret::{Secret, SecretRef};

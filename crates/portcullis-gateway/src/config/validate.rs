@@ -1,0 +1,166 @@
+//! Whole-config checks: what `portcullis check` reports and what `serve` and reload refuse.
+//!
+//! Errors make the config unusable; warnings point at weaker-than-expected settings (plain
+//! HTTP, secrets in clear, routes without authentication).
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+use super::load::{Finding, LoadedConfig, Severity};
+use crate::metrics::Metrics;
+use crate::runtime::{Runtime, Summary};
+
+/// The outcome of checking a config.
+pub struct Report {
+    /// Every error and warning.
+    pub findings: Vec<Finding>,
+    /// What compiled (when it did).
+    pub summary: Option<Summary>,
+}
+
+impl Report {
+    /// True when there is no error.
+    pub fn is_ok(&self) -> bool {
+        self.findings.iter().all(|f| f.severity != Severity::Error)
+    }
+}
+
+/// Runs every check on a loaded config.
+pub fn check(loaded: &LoadedConfig) -> Report {
+    let mut findings = listener_findings(loaded);
+    findings.extend(admin_findings(loaded));
+    let summary = match Runtime::build(loaded, &Metrics::new()) {
+        Ok(rt) => Some(rt.summary),
+        Err(errors) => {
+            findings.extend(errors);
+            None
+        }
+    };
+    findings.extend(warnings(loaded));
+    Report { findings, summary }
+}
+
+/// Parses `IP:PORT`.
+pub fn parse_bind(text: &str) -> Result<SocketAddr, String> {
+    text.parse::<SocketAddr>()
+        .map_err(|_| format!("invalid bind address {text:?}: write IP:PORT, e.g. 127.0.0.1:8443"))
+}
+
+fn listener_findings(loaded: &LoadedConfig) -> Vec<Finding> {
+    let cfg = &loaded.config;
+    let mut out = Vec::new();
+    if cfg.listeners.is_empty() {
+        out.push(Finding::error("listeners", "at least one listener is needed"));
+    }
+    let mut names = HashSet::new();
+    let mut binds = HashSet::new();
+    for (i, l) in cfg.listeners.iter().enumerate() {
+        let at = format!("listeners.{i}");
+        if !names.insert(l.name.as_str()) {
+            out.push(Finding::error(format!("{at}.name"), format!("listener name {:?} used twice", l.name)));
+        }
+        match parse_bind(&l.bind) {
+            Ok(addr) if addr.port() != 0 && !binds.insert(addr) => out.push(Finding::error(
+                format!("{at}.bind"),
+                format!("{addr} is bound by another listener"),
+            )),
+            Ok(_) => {}
+            Err(m) => out.push(Finding::error(format!("{at}.bind"), m)),
+        }
+        if l.tls.is_some() && l.redirect_https.is_some() {
+            out.push(Finding::error(
+                at.clone(),
+                "a listener has either `tls` or `redirect_https`, not both",
+            ));
+        }
+        if let Some(tls) = &l.tls {
+            let cert = loaded.base_dir.join(&tls.cert);
+            let key = loaded.base_dir.join(&tls.key);
+            if let Err(m) = crate::tls::load_certified_key(&cert, &key) {
+                out.push(Finding::error(format!("{at}.tls"), m));
+            }
+        }
+        if let Some(r) = &l.redirect_https {
+            if r.port == 0 {
+                out.push(Finding::error(format!("{at}.redirect_https.port"), "port must not be 0"));
+            }
+        }
+    }
+    out
+}
+
+fn admin_findings(loaded: &LoadedConfig) -> Vec<Finding> {
+    let Some(admin) = &loaded.config.admin else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if let Err(m) = parse_bind(&admin.bind) {
+        out.push(Finding::error("admin.bind", m));
+    }
+    match admin.token.resolve(&loaded.base_dir) {
+        Ok(token) if token.secret_str().len() < 16 => out.push(Finding::error(
+            "admin.token",
+            "admin token is shorter than 16 characters",
+        )),
+        Ok(_) => {}
+        Err(e) => out.push(Finding::error("admin.token", e.to_string())),
+    }
+    out
+}
+
+fn warnings(loaded: &LoadedConfig) -> Vec<Finding> {
+    let cfg = &loaded.config;
+    let mut out = Vec::new();
+    for (i, l) in cfg.listeners.iter().enumerate() {
+        if l.tls.is_none() && l.redirect_https.is_none() {
+            out.push(Finding::warning(
+                format!("listeners.{i}"),
+                format!("listener {:?} serves plain HTTP (no tls, no redirect_https)", l.name),
+            ));
+        }
+    }
+    if let Some(admin) = &cfg.admin {
+        if admin.token.is_inline() {
+            out.push(Finding::warning(
+                "admin.token",
+                "admin token is written in clear; use ${env:NAME} or ${file:PATH}",
+            ));
+        }
+        if let Ok(addr) = parse_bind(&admin.bind) {
+            if !addr.ip().is_loopback() {
+                out.push(Finding::warning(
+                    "admin.bind",
+                    format!("admin listener on {addr} is reachable beyond this host"),
+                ));
+            }
+        }
+    }
+    for (ai, api) in cfg.apis.iter().enumerate() {
+        if api.public {
+            for (ri, r) in api.routes.iter().enumerate() {
+                let name = r.name.as_deref().unwrap_or(&r.path);
+                out.push(Finding::warning(
+                    format!("apis.{ai}.routes.{ri}"),
+                    format!("route {name:?} of API {:?} has no authentication (public: true)", api.name),
+                ));
+            }
+        } else {
+            out.push(Finding::warning(
+                format!("apis.{ai}"),
+                format!(
+                    "API {:?} has no authentication and is not `public: true`: every request is refused (403, default deny)",
+                    api.name
+                ),
+            ));
+        }
+        for (ri, r) in api.routes.iter().enumerate() {
+            if r.expose_upstream_errors {
+                out.push(Finding::warning(
+                    format!("apis.{ai}.routes.{ri}.expose_upstream_errors"),
+                    "upstream error bodies (stack traces) reach clients on this route",
+                ));
+            }
+        }
+    }
+    out
+}

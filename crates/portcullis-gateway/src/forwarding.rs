@@ -1,0 +1,271 @@
+//! Proxy header semantics: hop-by-hop removal, X-Forwarded-* / Forwarded, the client IP, and
+//! the request id.
+//!
+//! Incoming X-Forwarded-For / Forwarded / X-Forwarded-Proto / X-Forwarded-Host are kept (and
+//! extended) only when the direct peer is a trusted proxy; from anyone else they are replaced,
+//! so a client cannot choose the IP that limits and logs see.
+
+use std::net::IpAddr;
+
+use http::header::{self, HeaderName, HeaderValue};
+use http::HeaderMap;
+use ipnet::IpNet;
+
+/// The request-id header.
+pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// Headers that describe one connection, never forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [&HeaderName; 8] = [
+    &header::CONNECTION,
+    &KEEP_ALIVE,
+    &PROXY_CONNECTION,
+    &header::TE,
+    &header::TRAILER,
+    &header::TRANSFER_ENCODING,
+    &header::UPGRADE,
+    &header::PROXY_AUTHORIZATION,
+];
+
+/// Removes hop-by-hop headers, including those the `Connection` header names (except Host and
+/// Content-Length, which framing and routing depend on).
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    if let Some(conn) = headers.get(header::CONNECTION) {
+        let plain = conn.as_bytes().eq_ignore_ascii_case(b"keep-alive")
+            || conn.as_bytes().eq_ignore_ascii_case(b"close");
+        if !plain {
+            let named: Vec<HeaderName> = headers
+                .get_all(header::CONNECTION)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+                .filter(|n| *n != header::HOST && *n != header::CONTENT_LENGTH)
+                .collect();
+            for n in named {
+                headers.remove(n);
+            }
+        }
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+}
+
+/// Trusted-proxy list.
+#[derive(Debug, Default, Clone)]
+pub struct TrustedProxies(Vec<IpNet>);
+
+impl TrustedProxies {
+    /// Parses CIDRs (a bare IP counts as a /32 or /128).
+    pub fn parse(items: &[String]) -> Result<Self, (usize, String)> {
+        let mut nets = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let net = item
+                .parse::<IpNet>()
+                .or_else(|_| item.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| (i, format!("invalid CIDR {item:?}")))?;
+            nets.push(net);
+        }
+        Ok(Self(nets))
+    }
+
+    /// True when `ip` is a trusted proxy.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = canonical(ip);
+        self.0.iter().any(|n| n.contains(&ip))
+    }
+
+    /// The client IP: the peer, or (behind trusted proxies) the rightmost untrusted address of
+    /// X-Forwarded-For.
+    pub fn client_ip(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let peer = canonical(peer);
+        if self.0.is_empty() || !self.contains(peer) {
+            return peer;
+        }
+        let mut client = peer;
+        let hops: Vec<&str> = headers
+            .get_all(&X_FORWARDED_FOR)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .collect();
+        for hop in hops.iter().rev() {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(ip) => {
+                    client = canonical(ip);
+                    if !self.contains(client) {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        client
+    }
+}
+
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    }
+}
+
+/// What the gateway tells the upstream about the original request.
+pub struct Forwarding<'a> {
+    /// The direct peer.
+    pub peer: IpAddr,
+    /// Whether the peer is a trusted proxy.
+    pub trusted: bool,
+    /// `http` or `https`.
+    pub proto: &'static str,
+    /// The Host the client asked for.
+    pub host: &'a str,
+}
+
+impl Forwarding<'_> {
+    /// Sets X-Forwarded-For/-Proto/-Host and Forwarded, keeping incoming values only from a
+    /// trusted peer.
+    pub fn apply(&self, headers: &mut HeaderMap) {
+        let peer = canonical(self.peer);
+        let peer_text = peer.to_string();
+        let forwarded_for = match peer {
+            IpAddr::V6(_) => format!("\"[{peer_text}]\""),
+            IpAddr::V4(_) => peer_text.clone(),
+        };
+        let host_q = self.host.replace(['"', '\\'], "");
+        let element = format!("for={forwarded_for};proto={};host=\"{host_q}\"", self.proto);
+        if self.trusted {
+            append(headers, &X_FORWARDED_FOR, &peer_text);
+            append(headers, &FORWARDED, &element);
+            if !headers.contains_key(&X_FORWARDED_PROTO) {
+                set(headers, &X_FORWARDED_PROTO, self.proto);
+            }
+            if !headers.contains_key(&X_FORWARDED_HOST) {
+                set(headers, &X_FORWARDED_HOST, self.host);
+            }
+        } else {
+            set(headers, &X_FORWARDED_FOR, &peer_text);
+            set(headers, &FORWARDED, &element);
+            set(headers, &X_FORWARDED_PROTO, self.proto);
+            set(headers, &X_FORWARDED_HOST, self.host);
+        }
+    }
+}
+
+fn set(headers: &mut HeaderMap, name: &HeaderName, value: &str) {
+    match HeaderValue::from_str(value) {
+        Ok(v) => {
+            headers.insert(name.clone(), v);
+        }
+        Err(_) => {
+            headers.remove(name);
+        }
+    }
+}
+
+fn append(headers: &mut HeaderMap, name: &HeaderName, value: &str) {
+    let joined = {
+        let existing: Vec<&str> = headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        if existing.is_empty() {
+            value.to_owned()
+        } else {
+            format!("{}, {value}", existing.join(", "))
+        }
+    };
+    set(headers, name, &joined);
+}
+
+/// A client-supplied request id is kept when it is 1–128 characters of `[A-Za-z0-9._:-]`;
+/// otherwise a fresh one is generated.
+pub fn request_id(headers: &HeaderMap) -> String {
+    if let Some(v) = headers.get(&X_REQUEST_ID) {
+        let b = v.as_bytes();
+        if !b.is_empty()
+            && b.len() <= 128
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b':' | b'-'))
+        {
+            // Checked ASCII above.
+            return String::from_utf8_lossy(b).into_owned();
+        }
+    }
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(
+                HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn hop_by_hop_and_connection_named_headers_are_removed() {
+        let mut h = headers(&[
+            ("connection", "keep-alive, X-Secret-Hop, host"),
+            ("x-secret-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("te", "trailers"),
+            ("upgrade", "websocket"),
+            ("proxy-authorization", "Basic abc"),
+            ("host", "a"),
+            ("x-end", "kept"),
+        ]);
+        strip_hop_by_hop(&mut h);
+        let names: Vec<_> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["host", "x-end"]);
+    }
+
+    #[test]
+    fn untrusted_peers_cannot_choose_their_ip() {
+        let t = TrustedProxies::parse(&["10.0.0.0/8".into()]).unwrap();
+        let h = headers(&[("x-forwarded-for", "1.2.3.4")]);
+        let peer: IpAddr = "192.0.2.9".parse().unwrap();
+        assert_eq!(t.client_ip(peer, &h), peer);
+        let mut out = h.clone();
+        Forwarding { peer, trusted: false, proto: "https", host: "api" }.apply(&mut out);
+        assert_eq!(out["x-forwarded-for"], "192.0.2.9");
+        assert_eq!(out["forwarded"], "for=192.0.2.9;proto=https;host=\"api\"");
+    }
+
+    #[test]
+    fn trusted_peers_extend_the_chain() {
+        let t = TrustedProxies::parse(&["10.0.0.0/8".into(), "::1".into()]).unwrap();
+        let h = headers(&[("x-forwarded-for", "198.51.100.7, 10.1.1.1"), ("x-forwarded-proto", "http")]);
+        let peer: IpAddr = "10.2.2.2".parse().unwrap();
+        assert_eq!(t.client_ip(peer, &h), "198.51.100.7".parse::<IpAddr>().unwrap());
+        let mut out = h.clone();
+        Forwarding { peer, trusted: true, proto: "https", host: "api" }.apply(&mut out);
+        assert_eq!(out["x-forwarded-for"], "198.51.100.7, 10.1.1.1, 10.2.2.2");
+        assert_eq!(out["x-forwarded-proto"], "http");
+        assert!(TrustedProxies::parse(&["nope".into()]).is_err());
+    }
+
+    #[test]
+    fn request_ids_are_validated() {
+        assert_eq!(request_id(&headers(&[("x-request-id", "abc-123")])), "abc-123");
+        let long = "a".repeat(129);
+        assert_ne!(request_id(&headers(&[("x-request-id", &long)])), long);
+        assert_ne!(request_id(&headers(&[("x-request-id", "a b")])), "a b");
+        assert_eq!(request_id(&HeaderMap::new()).len(), 32);
+    }
+}

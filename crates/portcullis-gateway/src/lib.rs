@@ -1,0 +1,32 @@
+//! Portcullis gateway: the data plane and its control.
+//!
+//! A request goes: accept (TCP, TLS) → HTTP/1.1 or HTTP/2 → hygiene ([`request_guard`]) →
+//! route ([`route`]) → the route's stages ([`pipeline`]) → upstream ([`upstream`]) → response
+//! stages → security headers → metrics and access log. Config ([`config`]) is compiled into an
+//! immutable [`runtime::Runtime`] that reload swaps atomically.
+//!
+//! Posture: unknown config keys are errors; an API with no authentication and no `public: true`
+//! refuses everything; every refusal is RFC 9457 problem+json ([`problem`]); TLS 1.2+ only;
+//! secrets never reach logs, errors or metrics.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod access_log;
+pub mod admin;
+pub mod body;
+pub mod config;
+pub mod forwarding;
+pub mod gateway;
+pub mod listener;
+pub mod metrics;
+pub mod pipeline;
+pub mod problem;
+pub mod proxy;
+pub mod request_guard;
+pub mod route;
+pub mod runtime;
+pub mod tls;
+pub mod upstream;
+
+pub use gateway::{Gateway, StartError};

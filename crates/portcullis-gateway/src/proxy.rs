@@ -1,0 +1,371 @@
+//! The data path for one request: hygiene, routing, the route's stages, the upstream, the
+//! response stages, security headers, metrics and the access log.
+//!
+//! Every answer the gateway writes itself goes through [`Refusal`]; every response, proxied or
+//! not, gets the security headers and the request id.
+
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, Version};
+use hyper::body::Incoming;
+use tokio::time::Instant;
+
+use crate::access_log::{AccessLog, PendingEntry, Record};
+use crate::body::{BodyFailure, ProxyBody, RequestBody};
+use crate::forwarding::{self, Forwarding, X_REQUEST_ID};
+use crate::metrics::{Metrics, RouteMetrics};
+use crate::pipeline::{Exchange, Flow};
+use crate::problem::Refusal;
+use crate::request_guard;
+use crate::route::RouteMatch;
+use crate::runtime::{Route, Runtime};
+use crate::upstream::UpstreamError;
+
+/// State shared by every connection of the gateway.
+pub struct Shared {
+    /// The current runtime, swapped on reload.
+    pub runtime: arc_swap::ArcSwap<Runtime>,
+    /// Process metrics.
+    pub metrics: Arc<Metrics>,
+    /// The access log.
+    pub access_log: Arc<AccessLog>,
+}
+
+/// Facts about the client connection.
+pub struct ConnInfo {
+    /// The direct peer.
+    pub peer: SocketAddr,
+    /// Listener name.
+    pub listener: Arc<str>,
+    /// Whether the connection is TLS.
+    pub tls: bool,
+}
+
+/// What the access log and metrics need to know about how a request ended.
+struct Outcome<'a> {
+    route: Option<&'a Route>,
+    upstream: Option<Arc<str>>,
+    upstream_ms: Option<f64>,
+    decision: &'static str,
+}
+
+/// Serves one request. Never fails: every error becomes a response.
+pub async fn handle(
+    shared: Arc<Shared>,
+    conn: Arc<ConnInfo>,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let started = Instant::now();
+    let rt = shared.runtime.load_full();
+    let (mut parts, body) = req.into_parts();
+    let request_id = forwarding::request_id(&parts.headers);
+    let peer_ip = conn.peer.ip();
+    let client_ip = rt.trusted_proxies.client_ip(peer_ip, &parts.headers);
+    let ctx = Ctx {
+        shared: &shared,
+        rt: &rt,
+        conn: &conn,
+        started,
+        request_id: &request_id,
+        client_ip,
+        method: &parts.method,
+        version: parts.version,
+        path: parts.uri.path(),
+    };
+
+    let host = match request_guard::check(&parts, rt.limits.max_uri_bytes) {
+        Ok(h) => h,
+        Err(r) => return Ok(ctx.refuse(r, None, None)),
+    };
+    let route = match rt.router.find(&host, parts.uri.path(), &parts.method) {
+        RouteMatch::Found(route) => route.clone(),
+        RouteMatch::MethodNotAllowed(allow) => {
+            return Ok(ctx.refuse(Refusal::MethodNotAllowed, None, Some(allow.clone())))
+        }
+        RouteMatch::NotFound => return Ok(ctx.refuse(Refusal::NotFound, None, None)),
+    };
+    forwarding::strip_hop_by_hop(&mut parts.headers);
+    {
+        let exchange = Exchange {
+            request: &parts,
+            client_ip,
+            request_id: &request_id,
+        };
+        for stage in &route.stages {
+            if let Flow::Respond(r) = stage.on_request(&exchange) {
+                return Ok(ctx.refuse(r, Some(&route), None));
+            }
+        }
+    }
+    if let Some(len) = content_length(&parts.headers) {
+        if len > route.max_body_bytes {
+            return Ok(ctx.refuse(Refusal::PayloadTooLarge, Some(&route), None));
+        }
+    }
+
+    // Build the upstream request head.
+    let upstream = &route.upstream;
+    let proto = if conn.tls { "https" } else { "http" };
+    let original_host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or(parts.uri.authority().map(|a| a.as_str()))
+        .unwrap_or(&host)
+        .to_owned();
+    Forwarding {
+        peer: peer_ip,
+        trusted: rt.trusted_proxies.contains(peer_ip),
+        proto,
+        host: &original_host,
+    }
+    .apply(&mut parts.headers);
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        parts.headers.insert(X_REQUEST_ID.clone(), v);
+    }
+    let client_host = parts
+        .headers
+        .get(header::HOST)
+        .cloned()
+        .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
+    let path_and_query = rewrite_path(&parts, route.strip_prefix.as_deref());
+
+    let request_body = RequestBody::limited(
+        body,
+        route.max_body_bytes,
+        started + rt.limits.request_timeout,
+    );
+    let retryable = is_idempotent(&parts.method) && http_body::Body::is_end_stream(&request_body);
+    let attempts = if retryable { 1 + upstream.retries } else { 1 };
+    let mut request_body = Some(request_body);
+    let mut tried: u64 = 0;
+    let mut last_err = UpstreamError::Connect;
+    let mut answered = None;
+    for attempt in 0..attempts {
+        let index = upstream.pick(tried);
+        tried |= 1u64.checked_shl(index as u32).unwrap_or(0);
+        let target = upstream.target(index);
+        let Ok(uri) = upstream.uri(index, &path_and_query) else {
+            return Ok(ctx.refuse(Refusal::BadRequest, Some(&route), None));
+        };
+        let mut builder = Request::builder()
+            .method(parts.method.clone())
+            .uri(uri)
+            .version(if upstream.is_h2() { Version::HTTP_2 } else { Version::HTTP_11 });
+        if let Some(h) = builder.headers_mut() {
+            if attempt + 1 == attempts {
+                std::mem::swap(h, &mut parts.headers);
+            } else {
+                h.clone_from(&parts.headers);
+            }
+            match (&client_host, upstream.preserve_host, upstream.is_h2()) {
+                (_, _, true) => {
+                    h.remove(header::HOST);
+                }
+                (Some(ch), true, false) => {
+                    h.insert(header::HOST, ch.clone());
+                }
+                _ => {
+                    h.insert(header::HOST, target.host_header.clone());
+                }
+            }
+        }
+        let body = request_body.take().unwrap_or_else(RequestBody::empty);
+        let Ok(up_req) = builder.body(body) else {
+            return Ok(ctx.refuse(Refusal::BadRequest, Some(&route), None));
+        };
+        let sent = Instant::now();
+        match upstream.send(index, up_req).await {
+            Ok(resp) => {
+                answered = Some((resp, target.label.clone(), sent.elapsed()));
+                break;
+            }
+            Err(e) => {
+                shared.metrics.upstream_error(&upstream.name, e.kind());
+                tracing::warn!(
+                    request_id = %request_id,
+                    upstream = %upstream.name,
+                    target = %target.label,
+                    kind = e.kind(),
+                    "upstream attempt failed"
+                );
+                let retry = matches!(e, UpstreamError::Connect | UpstreamError::Timeout);
+                last_err = e;
+                if !retry {
+                    break;
+                }
+            }
+        }
+    }
+    let Some((resp, target_label, upstream_time)) = answered else {
+        let refusal = match last_err {
+            UpstreamError::Timeout => Refusal::UpstreamTimeout,
+            UpstreamError::Body(BodyFailure::TooLarge) => Refusal::PayloadTooLarge,
+            UpstreamError::Body(BodyFailure::TimedOut) => Refusal::RequestTimeout,
+            UpstreamError::Body(_) => Refusal::BadRequest,
+            _ => Refusal::UpstreamUnavailable,
+        };
+        return Ok(ctx.refuse(refusal, Some(&route), None));
+    };
+
+    let (mut rparts, rbody) = resp.into_parts();
+    forwarding::strip_hop_by_hop(&mut rparts.headers);
+    rt.security_headers.strip_identifying(&mut rparts.headers);
+    let mut response = Response::from_parts(rparts, ProxyBody::upstream(rbody));
+    {
+        parts.headers.clear();
+        let exchange = Exchange {
+            request: &parts,
+            client_ip,
+            request_id: &request_id,
+        };
+        for stage in &route.stages {
+            stage.on_response(&exchange, &mut response);
+        }
+    }
+    Ok(ctx.finish(
+        response,
+        Outcome {
+            route: Some(&route),
+            upstream: Some(target_label),
+            upstream_ms: Some(upstream_time.as_secs_f64() * 1e3),
+            decision: "allow",
+        },
+    ))
+}
+
+/// Per-request context for writing answers.
+#[derive(Clone, Copy)]
+struct Ctx<'a> {
+    shared: &'a Arc<Shared>,
+    rt: &'a Runtime,
+    conn: &'a ConnInfo,
+    started: Instant,
+    request_id: &'a str,
+    client_ip: IpAddr,
+    method: &'a Method,
+    version: Version,
+    path: &'a str,
+}
+
+impl Ctx<'_> {
+    fn refuse(
+        &self,
+        refusal: Refusal,
+        route: Option<&Route>,
+        allow: Option<HeaderValue>,
+    ) -> Response<ProxyBody> {
+        self.shared.metrics.refusal(refusal).inc();
+        let mut resp = refusal.respond(self.request_id);
+        if let Some(allow) = allow {
+            resp.headers_mut().insert(header::ALLOW, allow);
+        }
+        if matches!(
+            refusal,
+            Refusal::BadRequest | Refusal::RequestTimeout | Refusal::PayloadTooLarge
+        ) {
+            // The rest of the request may still be on the wire: do not reuse the connection.
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        self.finish(
+            resp,
+            Outcome {
+                route,
+                upstream: None,
+                upstream_ms: None,
+                decision: refusal.code(),
+            },
+        )
+    }
+
+    fn finish(&self, mut resp: Response<ProxyBody>, outcome: Outcome<'_>) -> Response<ProxyBody> {
+        let headers = resp.headers_mut();
+        self.rt.security_headers.apply(headers, self.conn.tls);
+        if let Ok(v) = HeaderValue::from_str(self.request_id) {
+            headers.insert(X_REQUEST_ID.clone(), v);
+        }
+        let metrics: &RouteMetrics = outcome.route.map_or(&self.rt.unmatched, |r| &r.metrics);
+        let status = resp.status().as_u16();
+        metrics.count(status);
+        let record = Record {
+            time: String::new(),
+            request_id: self.request_id.to_owned(),
+            client_ip: Some(self.client_ip),
+            listener: self.conn.listener.clone(),
+            protocol: version_str(self.version),
+            method: self.method.as_str().to_owned(),
+            path: truncate(self.path, 512),
+            status,
+            api: outcome.route.map(|r| r.api.clone()),
+            route: outcome.route.map(|r| r.name.clone()),
+            upstream: outcome.upstream,
+            upstream_ms: outcome.upstream_ms.map(|ms| (ms * 1e3).round() / 1e3),
+            decision: outcome.decision,
+            bytes_sent: 0,
+            duration_ms: 0.0,
+            completed: false,
+        };
+        let entry = PendingEntry::new(
+            self.shared.access_log.clone(),
+            Some(metrics.latency.clone()),
+            self.started,
+            record,
+        );
+        resp.body_mut().attach(entry);
+        resp
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+fn version_str(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_11 => "HTTP/1.1",
+        Version::HTTP_2 => "HTTP/2",
+        Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/?",
+    }
+}
+
+fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+fn is_idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
+    )
+}
+
+/// The path and query sent upstream, with the route's prefix removed.
+fn rewrite_path(parts: &http::request::Parts, strip: Option<&str>) -> String {
+    let pq = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let Some(prefix) = strip else {
+        return pq.to_owned();
+    };
+    match pq.strip_prefix(prefix) {
+        Some(rest) if rest.is_empty() => "/".into(),
+        Some(rest) if rest.starts_with('?') => format!("/{rest}"),
+        Some(rest) if rest.starts_with('/') => rest.to_owned(),
+        _ => pq.to_owned(),
+    }
+}

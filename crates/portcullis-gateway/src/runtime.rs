@@ -1,0 +1,280 @@
+//! The compiled, immutable form of a config: routes with their stages, upstream pools, limits
+//! and headers. Built once per load; a reload builds a new one and swaps it atomically, and a
+//! config that does not compile is refused whole while the old runtime keeps serving.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::model::LimitsConfig;
+use crate::config::{Finding, LoadedConfig};
+use crate::forwarding::TrustedProxies;
+use crate::metrics::{Metrics, RouteMetrics};
+use crate::pipeline::security_headers::SecurityHeaders;
+use crate::pipeline::{build_stages, Stage};
+use crate::route::{parse_methods, HostPattern, Router};
+use crate::upstream::Upstream;
+
+/// A compiled route.
+pub struct Route {
+    /// API name.
+    pub api: Arc<str>,
+    /// Route name.
+    pub name: Arc<str>,
+    /// Where requests go.
+    pub upstream: Arc<Upstream>,
+    /// Largest request body.
+    pub max_body_bytes: u64,
+    /// Prefix removed before proxying.
+    pub strip_prefix: Option<String>,
+    /// Stages in pipeline order.
+    pub stages: Vec<Box<dyn Stage>>,
+    /// Metric handles.
+    pub metrics: RouteMetrics,
+}
+
+/// Limits read on the data path.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request head.
+    pub max_header_bytes: usize,
+    /// Most headers.
+    pub max_headers: usize,
+    /// Longest request target.
+    pub max_uri_bytes: usize,
+    /// Time for a request head.
+    pub header_read_timeout: Duration,
+    /// Time for a request body.
+    pub request_timeout: Duration,
+    /// Idle connection lifetime.
+    pub idle_timeout: Duration,
+    /// HTTP/2 concurrent streams.
+    pub h2_max_concurrent_streams: u32,
+    /// HTTP/2 rapid-reset tolerance.
+    pub h2_max_pending_accept_reset_streams: usize,
+    /// HTTP/2 locally reset streams tolerance.
+    pub h2_max_local_error_reset_streams: usize,
+}
+
+impl From<&LimitsConfig> for Limits {
+    fn from(c: &LimitsConfig) -> Self {
+        Self {
+            max_header_bytes: c.max_header_bytes.as_usize(),
+            max_headers: c.max_headers,
+            max_uri_bytes: c.max_uri_bytes,
+            header_read_timeout: c.header_read_timeout.0,
+            request_timeout: c.request_timeout.0,
+            idle_timeout: c.idle_timeout.0,
+            h2_max_concurrent_streams: c.h2_max_concurrent_streams,
+            h2_max_pending_accept_reset_streams: c.h2_max_pending_accept_reset_streams,
+            h2_max_local_error_reset_streams: c.h2_max_local_error_reset_streams,
+        }
+    }
+}
+
+/// Counts for `check`'s summary.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    /// Number of APIs.
+    pub apis: usize,
+    /// Number of routes.
+    pub routes: usize,
+    /// Number of upstreams.
+    pub upstreams: usize,
+}
+
+/// Everything the data path needs, immutable.
+pub struct Runtime {
+    /// Host/path/method routing to compiled routes.
+    pub router: Router<Route>,
+    /// Trusted proxies.
+    pub trusted_proxies: TrustedProxies,
+    /// Limits and timeouts.
+    pub limits: Limits,
+    /// Security headers.
+    pub security_headers: SecurityHeaders,
+    /// Metrics for requests that matched no route.
+    pub unmatched: RouteMetrics,
+    /// What was compiled.
+    pub summary: Summary,
+}
+
+impl Runtime {
+    /// Compiles a loaded config. Returns every error found, each at its YAML path.
+    pub fn build(loaded: &LoadedConfig, metrics: &Metrics) -> Result<Self, Vec<Finding>> {
+        let cfg = &loaded.config;
+        let mut errors = Vec::new();
+
+        let trusted_proxies = TrustedProxies::parse(&cfg.trusted_proxies).unwrap_or_else(|(i, m)| {
+            errors.push(Finding::error(format!("trusted_proxies.{i}"), m));
+            TrustedProxies::default()
+        });
+        let security_headers = SecurityHeaders::new(&cfg.security_headers).map_err(|m| {
+            errors.push(Finding::error("security_headers", m));
+        });
+        errors.extend(limit_findings(&cfg.limits));
+
+        let mut upstreams: BTreeMap<&str, Arc<Upstream>> = BTreeMap::new();
+        for (name, up) in &cfg.upstreams {
+            match Upstream::new(name, up, &loaded.base_dir) {
+                Ok(u) => {
+                    upstreams.insert(name, Arc::new(u));
+                }
+                Err(m) => errors.push(Finding::error(format!("upstreams.{name}"), m)),
+            }
+        }
+
+        let mut router = Router::default();
+        let mut summary = Summary {
+            apis: cfg.apis.len(),
+            routes: 0,
+            upstreams: upstreams.len(),
+        };
+        let mut api_names = Vec::new();
+        for (ai, api) in cfg.apis.iter().enumerate() {
+            let at = format!("apis.{ai}");
+            if api.name.is_empty() || api_names.contains(&api.name.as_str()) {
+                errors.push(Finding::error(
+                    format!("{at}.name"),
+                    format!("API name {:?} is empty or used twice", api.name),
+                ));
+            }
+            api_names.push(&api.name);
+            if !api.base_path.is_empty()
+                && (!api.base_path.starts_with('/') || api.base_path.ends_with('/'))
+            {
+                errors.push(Finding::error(
+                    format!("{at}.base_path"),
+                    "base_path must start with '/' and not end with '/' (e.g. /v1)",
+                ));
+            }
+            let hosts: Vec<HostPattern> = api
+                .hosts
+                .iter()
+                .enumerate()
+                .filter_map(|(hi, h)| {
+                    HostPattern::parse(h)
+                        .map_err(|m| errors.push(Finding::error(format!("{at}.hosts.{hi}"), m)))
+                        .ok()
+                })
+                .collect();
+            if api.routes.is_empty() {
+                errors.push(Finding::error(format!("{at}.routes"), "an API needs at least one route"));
+            }
+            let mut route_names = Vec::new();
+            for (ri, rc) in api.routes.iter().enumerate() {
+                let rat = format!("{at}.routes.{ri}");
+                let methods = match parse_methods(&rc.methods) {
+                    Ok(m) => m,
+                    Err(m) => {
+                        errors.push(Finding::error(format!("{rat}.methods"), m));
+                        continue;
+                    }
+                };
+                let name = rc.name.clone().unwrap_or_else(|| {
+                    let ms: Vec<&str> = rc.methods.iter().map(String::as_str).collect();
+                    if ms.is_empty() {
+                        rc.path.clone()
+                    } else {
+                        format!("{} {}", ms.join(","), rc.path)
+                    }
+                });
+                if route_names.contains(&name) {
+                    errors.push(Finding::error(
+                        format!("{rat}.name"),
+                        format!("route name {name:?} is used twice in API {:?}", api.name),
+                    ));
+                }
+                route_names.push(name.clone());
+                let (up_name, up_at) = match (&rc.upstream, &api.upstream) {
+                    (Some(u), _) => (u.as_str(), format!("{rat}.upstream")),
+                    (None, Some(u)) => (u.as_str(), format!("{at}.upstream")),
+                    (None, None) => {
+                        errors.push(Finding::error(
+                            rat.clone(),
+                            "route has no upstream: set `upstream` on the route or its API",
+                        ));
+                        continue;
+                    }
+                };
+                let Some(upstream) = upstreams.get(up_name).cloned() else {
+                    if !cfg.upstreams.contains_key(up_name) {
+                        errors.push(Finding::error(
+                            up_at,
+                            format!("unknown upstream {up_name:?} (defined: {})", names(&cfg.upstreams)),
+                        ));
+                    }
+                    continue;
+                };
+                if let Some(p) = &rc.strip_prefix {
+                    if !p.starts_with('/') {
+                        errors.push(Finding::error(
+                            format!("{rat}.strip_prefix"),
+                            "strip_prefix must start with '/'",
+                        ));
+                    }
+                }
+                let full_path = format!("{}{}", api.base_path, rc.path);
+                let route = Arc::new(Route {
+                    api: Arc::from(api.name.as_str()),
+                    name: Arc::from(name.as_str()),
+                    upstream,
+                    max_body_bytes: rc.max_body_bytes.unwrap_or(cfg.limits.max_body_bytes).0,
+                    strip_prefix: rc.strip_prefix.clone().filter(|p| p != "/"),
+                    stages: build_stages(api, rc),
+                    metrics: metrics.route(&api.name, &name),
+                });
+                for host in &hosts {
+                    if let Err(m) = router.insert(host, &full_path, &methods, route.clone()) {
+                        errors.push(Finding::error(format!("{rat}.path"), m));
+                    }
+                }
+                summary.routes += 1;
+            }
+        }
+
+        match security_headers {
+            Ok(security_headers) if errors.is_empty() => Ok(Self {
+                router,
+                trusted_proxies,
+                limits: Limits::from(&cfg.limits),
+                security_headers,
+                unmatched: metrics.route("-", "-"),
+                summary,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+fn names<V>(map: &BTreeMap<String, V>) -> String {
+    if map.is_empty() {
+        return "none".into();
+    }
+    map.keys().cloned().collect::<Vec<_>>().join(", ")
+}
+
+fn limit_findings(l: &LimitsConfig) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if l.max_header_bytes.0 < 8192 {
+        out.push(Finding::error(
+            "limits.max_header_bytes",
+            "max_header_bytes must be at least 8KiB",
+        ));
+    }
+    let positive: [(&str, u64); 7] = [
+        ("max_headers", l.max_headers as u64),
+        ("max_uri_bytes", l.max_uri_bytes as u64),
+        ("max_connections", l.max_connections as u64),
+        ("max_connections_per_ip", l.max_connections_per_ip as u64),
+        ("h2_max_concurrent_streams", u64::from(l.h2_max_concurrent_streams)),
+        ("header_read_timeout", l.header_read_timeout.0.as_millis() as u64),
+        ("request_timeout", l.request_timeout.0.as_millis() as u64),
+    ];
+    for (key, value) in positive {
+        if value == 0 {
+            out.push(Finding::error(format!("limits.{key}"), format!("{key} must be greater than 0")));
+        }
+    }
+    out
+}

@@ -1,0 +1,186 @@
+//! The `portcullis` command line: wires subcommands to the library crates, nothing more.
+
+#![forbid(unsafe_code)]
+
+mod demo;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use portcullis_gateway::config::validate;
+use portcullis_gateway::config::{load_file, Config, Severity};
+use portcullis_gateway::Gateway;
+
+/// Portcullis: a security-first API gateway.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        /// Config file (YAML).
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Validate a config like `nginx -t`: exit 0 with a summary, or 1 with every error.
+    Check {
+        /// Config file (YAML).
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Config tooling.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Run the demo: the demo API with the gateway in front of it, and a guided tour.
+    Demo(demo::DemoArgs),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the JSON Schema of the config file (for editors).
+    Schema,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { config } => check(&config),
+        Command::Config {
+            command: ConfigCommand::Schema,
+        } => {
+            let schema = schemars::schema_for!(Config);
+            match serde_json::to_string_pretty(&schema) {
+                Ok(s) => {
+                    println!("{s}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Serve { config } => run_async(serve(config)),
+        Command::Demo(args) => run_async(demo::run(args)),
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PORTCULLIS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_current_span(false)
+        .try_init();
+}
+
+fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(path: &Path) -> ExitCode {
+    let loaded = match load_file(path) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let report = validate::check(&loaded);
+    let diagnostics = loaded.diagnose(&report.findings);
+    let errors: Vec<_> = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .collect();
+    if !errors.is_empty() {
+        for d in &errors {
+            eprintln!("{d}");
+        }
+        eprintln!(
+            "{}: {} error(s); config refused",
+            path.display(),
+            errors.len()
+        );
+        return ExitCode::FAILURE;
+    }
+    let cfg = &loaded.config;
+    println!("{}: config OK", path.display());
+    for l in &cfg.listeners {
+        let kind = match (&l.tls, &l.redirect_https) {
+            (Some(_), _) => "https".to_owned(),
+            (_, Some(r)) => format!("redirect to https port {}", r.port),
+            _ => "http (plain)".to_owned(),
+        };
+        println!("  listener {:<10} {:<22} {kind}", l.name, l.bind);
+    }
+    if let Some(a) = &cfg.admin {
+        println!("  admin               {:<22} token required", a.bind);
+    }
+    if let Some(s) = &report.summary {
+        println!(
+            "  {} API(s), {} route(s), {} upstream(s)",
+            s.apis, s.routes, s.upstreams
+        );
+    }
+    let warnings: Vec<_> = diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .collect();
+    if !warnings.is_empty() {
+        println!("  {} warning(s):", warnings.len());
+        for w in warnings {
+            println!("  {w}");
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+async fn serve(config: PathBuf) -> anyhow::Result<()> {
+    let loaded = load_file(&config)?;
+    let gateway = Gateway::start(loaded, true).await?;
+    tracing::info!(config = %config.display(), "portcullis started");
+    wait_for_stop().await;
+    gateway.shutdown().await;
+    tracing::info!("portcullis stopped");
+    Ok(())
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn wait_for_stop() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}
