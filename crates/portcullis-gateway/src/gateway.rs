@@ -156,8 +156,12 @@ impl Gateway {
             diagnostics: loaded.diagnose(&f),
         })?;
         let cfg = &loaded.config;
+        let log_path = match cfg.access_log.path.as_str() {
+            "stdout" => "stdout".to_owned(),
+            p => loaded.base_dir.join(p).display().to_string(),
+        };
         let access_log = AccessLog::open(
-            cfg.access_log.enabled.then_some(cfg.access_log.path.as_str()),
+            cfg.access_log.enabled.then_some(log_path.as_str()),
             metrics.access_log_dropped(),
         )
         .map_err(StartError::AccessLog)?;

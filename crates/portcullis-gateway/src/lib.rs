@@ -17,6 +17,7 @@ pub mod admin;
 pub mod body;
 pub mod config;
 pub mod forwarding;
+pub mod framing_sniffer;
 pub mod gateway;
 pub mod listener;
 pub mod metrics;

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant as StdInstant};
@@ -26,6 +26,7 @@ use tokio::sync::{watch, Notify, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
 use crate::body::ProxyBody;
+use crate::framing_sniffer::FramingSniffer;
 use crate::problem::Refusal;
 use crate::proxy::{self, ConnInfo, Shared};
 use crate::runtime::Limits;
@@ -182,6 +183,7 @@ pub async fn run(
                 peer,
                 listener: listener.name.clone(),
                 tls: listener.tls.is_some(),
+                framing_conflict: FramingConflict::default(),
             }),
             kind: listener.kind,
             tls: listener.tls.as_ref().map(|(a, _)| a.clone()),
@@ -216,7 +218,7 @@ impl Connection {
                     tokio::time::timeout(limits.header_read_timeout, acceptor.accept(tcp)).await;
                 match handshake {
                     Ok(Ok(stream)) => {
-                        let io = ActivityIo::new(stream, activity.clone());
+                        let io = ActivityIo::new(stream, activity.clone(), self.info.framing_conflict.clone());
                         self.serve_http(io, activity, &limits).await;
                     }
                     Ok(Err(e)) => {
@@ -226,7 +228,7 @@ impl Connection {
                 }
             }
             None => {
-                let io = ActivityIo::new(tcp, activity.clone());
+                let io = ActivityIo::new(tcp, activity.clone(), self.info.framing_conflict.clone());
                 self.serve_http(io, activity, &limits).await;
             }
         }
@@ -334,6 +336,9 @@ struct Activity {
     in_flight: AtomicUsize,
 }
 
+/// Set when the connection sent a head framed two ways (see [`FramingSniffer`]).
+pub type FramingConflict = Arc<AtomicBool>;
+
 fn clock_ms() -> u64 {
     static EPOCH: OnceLock<StdInstant> = OnceLock::new();
     let epoch = EPOCH.get_or_init(StdInstant::now);
@@ -378,12 +383,19 @@ impl Drop for InFlight {
 struct ActivityIo<I> {
     inner: I,
     activity: Arc<Activity>,
+    sniffer: FramingSniffer,
+    conflict: FramingConflict,
 }
 
 impl<I> ActivityIo<I> {
-    fn new(inner: I, activity: Arc<Activity>) -> Self {
+    fn new(inner: I, activity: Arc<Activity>, conflict: FramingConflict) -> Self {
         activity.touch();
-        Self { inner, activity }
+        Self {
+            inner,
+            activity,
+            sniffer: FramingSniffer::default(),
+            conflict,
+        }
     }
 }
 
@@ -397,6 +409,10 @@ impl<I: AsyncRead + Unpin> AsyncRead for ActivityIo<I> {
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         if buf.filled().len() != before {
             self.activity.touch();
+            let this = &mut *self;
+            if this.sniffer.feed(&buf.filled()[before..]) {
+                this.conflict.store(true, Ordering::Relaxed);
+            }
         }
         r
     }

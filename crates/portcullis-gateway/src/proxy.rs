@@ -42,6 +42,8 @@ pub struct ConnInfo {
     pub listener: Arc<str>,
     /// Whether the connection is TLS.
     pub tls: bool,
+    /// Set when this connection sent a head with both Content-Length and Transfer-Encoding.
+    pub framing_conflict: crate::listener::FramingConflict,
 }
 
 /// What the access log and metrics need to know about how a request ended.
@@ -80,6 +82,12 @@ pub async fn handle(
         Ok(h) => h,
         Err(r) => return Ok(ctx.refuse(r, None, None)),
     };
+    // hyper drops Content-Length when Transfer-Encoding is present; the sniffer saw both.
+    if parts.headers.contains_key(header::TRANSFER_ENCODING)
+        && conn.framing_conflict.load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return Ok(ctx.refuse(Refusal::BadRequest, None, None));
+    }
     let route = match rt.router.find(&host, parts.uri.path(), &parts.method) {
         RouteMatch::Found(route) => route.clone(),
         RouteMatch::MethodNotAllowed(allow) => {
