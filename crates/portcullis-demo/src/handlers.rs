@@ -19,7 +19,11 @@ type Shared = State<Arc<DemoState>>;
 
 fn db_error(e: rusqlite::Error) -> Response {
     // Weakness: database errors (with the SQL) go straight to the client.
-    (StatusCode::INTERNAL_SERVER_ERROR, format!("database error: {e}")).into_response()
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("database error: {e}"),
+    )
+        .into_response()
 }
 
 /// `GET /health`.
@@ -48,10 +52,18 @@ pub async fn login(State(s): Shared, Json(body): Json<Login>) -> Response {
     };
     let Some(user) = rows.first() else {
         // Weakness: tells an attacker which usernames exist.
-        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "no such user"}))).into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "no such user"})),
+        )
+            .into_response();
     };
     if user["password_hash"] != weak_hash(&body.password) {
-        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "wrong password"}))).into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "wrong password"})),
+        )
+            .into_response();
     }
     let mut amr = vec!["pwd"];
     if body
@@ -83,8 +95,10 @@ pub async fn login(State(s): Shared, Json(body): Json<Login>) -> Response {
         "amr": amr,
     });
     match s.keys.sign(&claims) {
-        Ok(token) => Json(json!({"access_token": token, "token_type": "Bearer", "expires_in": 900}))
-            .into_response(),
+        Ok(token) => {
+            Json(json!({"access_token": token, "token_type": "Bearer", "expires_in": 900}))
+                .into_response()
+        }
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
     }
 }
@@ -104,10 +118,10 @@ pub async fn list_users(State(s): Shared) -> Response {
 
 /// `GET /users/{id}` (id or username). Weakness: full record, no ownership check.
 pub async fn get_user(State(s): Shared, Path(id): Path<String>) -> Response {
-    match s
-        .store
-        .rows("SELECT * FROM users WHERE CAST(id AS TEXT) = ?1 OR username = ?1", &[&id])
-    {
+    match s.store.rows(
+        "SELECT * FROM users WHERE CAST(id AS TEXT) = ?1 OR username = ?1",
+        &[&id],
+    ) {
         Ok(rows) => match rows.into_iter().next() {
             Some(u) => Json(u).into_response(),
             None => (StatusCode::NOT_FOUND, Json(json!({"error": "not found"}))).into_response(),
@@ -118,7 +132,10 @@ pub async fn get_user(State(s): Shared, Path(id): Path<String>) -> Response {
 
 /// `GET /users/{id}/orders`. Weakness: anyone's orders.
 pub async fn user_orders(State(s): Shared, Path(id): Path<String>) -> Response {
-    match s.store.rows("SELECT * FROM orders WHERE owner = ?1 ORDER BY id", &[&id]) {
+    match s
+        .store
+        .rows("SELECT * FROM orders WHERE owner = ?1 ORDER BY id", &[&id])
+    {
         Ok(rows) => Json(rows).into_response(),
         Err(e) => db_error(e),
     }
@@ -137,11 +154,20 @@ pub async fn get_order(State(s): Shared, Path(id): Path<i64>) -> Response {
 
 /// `POST /orders`. Weakness: takes `owner`, `price` and `status` from the client (mass
 /// assignment); the owner defaults to the `X-User` header, trusted blindly.
-pub async fn create_order(State(s): Shared, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+pub async fn create_order(
+    State(s): Shared,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     let owner = body["owner"]
         .as_str()
         .map(str::to_owned)
-        .or_else(|| headers.get("x-user").and_then(|v| v.to_str().ok()).map(str::to_owned))
+        .or_else(|| {
+            headers
+                .get("x-user")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        })
         .unwrap_or_else(|| "anonymous".into());
     let item = body["item"].as_str().unwrap_or("unknown").to_owned();
     let quantity = body["quantity"].as_i64().unwrap_or(1);
@@ -171,10 +197,10 @@ pub async fn delete_order(State(s): Shared, Path(id): Path<i64>) -> Response {
 
 /// `POST /orders/{id}/refund`: the "sensitive" operation (should need MFA).
 pub async fn refund_order(State(s): Shared, Path(id): Path<i64>) -> Response {
-    match s
-        .store
-        .execute("UPDATE orders SET status = 'refunded' WHERE id = ?1", &[&id])
-    {
+    match s.store.execute(
+        "UPDATE orders SET status = 'refunded' WHERE id = ?1",
+        &[&id],
+    ) {
         Ok((0, _)) => (StatusCode::NOT_FOUND, Json(json!({"error": "not found"}))).into_response(),
         Ok(_) => Json(json!({"id": id, "status": "refunded"})).into_response(),
         Err(e) => db_error(e),
@@ -214,7 +240,11 @@ pub async fn crash() -> Response {
 
 /// `GET /slow?ms=N`: answers after N milliseconds (at most 60 s).
 pub async fn slow(Query(q): Query<BTreeMap<String, String>>) -> Json<Value> {
-    let ms: u64 = q.get("ms").and_then(|v| v.parse().ok()).unwrap_or(1000).min(60_000);
+    let ms: u64 = q
+        .get("ms")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000)
+        .min(60_000);
     tokio::time::sleep(Duration::from_millis(ms)).await;
     Json(json!({"slept_ms": ms}))
 }

@@ -90,7 +90,11 @@ impl Store {
     }
 
     /// Executes a statement; returns the affected rows and last insert id.
-    pub fn execute(&self, sql: &str, args: &[&dyn rusqlite::ToSql]) -> rusqlite::Result<(usize, i64)> {
+    pub fn execute(
+        &self,
+        sql: &str,
+        args: &[&dyn rusqlite::ToSql],
+    ) -> rusqlite::Result<(usize, i64)> {
         self.with(|db| {
             let n = db.execute(sql, args)?;
             Ok((n, db.last_insert_rowid()))

@@ -129,10 +129,8 @@ impl PendingEntry {
         started: Instant,
         mut record: Record,
     ) -> Box<Self> {
-        record.time = humantime::format_rfc3339_millis(
-            SystemTime::now() - started.elapsed(),
-        )
-        .to_string();
+        record.time =
+            humantime::format_rfc3339_millis(SystemTime::now() - started.elapsed()).to_string();
         Box::new(Self {
             log,
             latency,

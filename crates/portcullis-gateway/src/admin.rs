@@ -64,7 +64,10 @@ async fn require_token(State(state): State<AdminState>, req: Request, next: Next
     if !presented.is_empty() && state.token.matches(presented) {
         return next.run(req).await;
     }
-    tracing::warn!(event = "admin_auth_failed", "admin request without a valid token");
+    tracing::warn!(
+        event = "admin_auth_failed",
+        "admin request without a valid token"
+    );
     let mut resp = (
         StatusCode::UNAUTHORIZED,
         [(header::CONTENT_TYPE, "application/problem+json")],
@@ -76,8 +79,10 @@ async fn require_token(State(state): State<AdminState>, req: Request, next: Next
         .to_string(),
     )
         .into_response();
-    resp.headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"portcullis-admin\""));
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"portcullis-admin\""),
+    );
     resp
 }
 
@@ -87,14 +92,21 @@ async fn healthz() -> impl IntoResponse {
 
 async fn readyz(State(state): State<AdminState>) -> Response {
     if state.draining.load(Ordering::SeqCst) {
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "draining"}))).into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "draining"})),
+        )
+            .into_response();
     }
     Json(json!({"status": "ready"})).into_response()
 }
 
 async fn metrics(State(state): State<AdminState>) -> Response {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         state.metrics.encode(),
     )
         .into_response()

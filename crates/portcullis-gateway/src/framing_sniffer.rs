@@ -146,9 +146,15 @@ mod tests {
 
     #[test]
     fn plain_requests_and_h2_are_fine() {
-        assert!(!sniff(&[b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\n\r\n"]));
-        assert!(!sniff(&[b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"]));
-        assert!(!sniff(&[b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nContent-Length: 1\r\nTransfer-Encoding: x\r\n\r\n"]));
+        assert!(!sniff(&[
+            b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\n\r\n"
+        ]));
+        assert!(!sniff(&[
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        ]));
+        assert!(!sniff(&[
+            b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nContent-Length: 1\r\nTransfer-Encoding: x\r\n\r\n"
+        ]));
         assert!(!sniff(&[b"", b"\n\n\n", &[0xff; 200]]));
     }
 }

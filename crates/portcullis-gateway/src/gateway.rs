@@ -90,7 +90,10 @@ impl Reloader {
                 for d in &e.diagnostics {
                     tracing::error!(event = "config_reload_refused", "{d}");
                 }
-                tracing::error!(event = "config_reload_refused", "new config refused; the previous one keeps serving");
+                tracing::error!(
+                    event = "config_reload_refused",
+                    "new config refused; the previous one keeps serving"
+                );
                 Err(e)
             }
         }
@@ -100,9 +103,14 @@ impl Reloader {
     pub fn reload_certs(&self, force: bool) {
         for cert in &self.certs {
             match cert.reload(force) {
-                Ok(true) => tracing::info!(event = "certificate_reloaded", cert = %cert.cert_path().display(), "certificate reloaded"),
+                Ok(true) => {
+                    tracing::info!(event = "certificate_reloaded", cert = %cert.cert_path().display(), "certificate reloaded")
+                }
                 Ok(false) => {}
-                Err(e) => tracing::error!(event = "certificate_reload_failed", "{e}; the previous certificate stays in use"),
+                Err(e) => tracing::error!(
+                    event = "certificate_reload_failed",
+                    "{e}; the previous certificate stays in use"
+                ),
             }
         }
     }
@@ -176,18 +184,23 @@ impl Gateway {
         let mut addrs = Vec::new();
         for l in &cfg.listeners {
             let addr = parse_bind(&l.bind).map_err(|m| config_error(&loaded, m))?;
-            let tcp = listener::bind(addr).await.map_err(|source| StartError::Bind {
-                name: l.name.clone(),
-                addr,
-                source,
-            })?;
+            let tcp = listener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind {
+                    name: l.name.clone(),
+                    addr,
+                    source,
+                })?;
             let local = tcp.local_addr().unwrap_or(addr);
             addrs.push((l.name.clone(), local));
             let tls = match &l.tls {
                 Some(t) => {
                     let cert = Arc::new(
-                        ReloadingCert::load(loaded.base_dir.join(&t.cert), loaded.base_dir.join(&t.key))
-                            .map_err(|m| config_error(&loaded, m))?,
+                        ReloadingCert::load(
+                            loaded.base_dir.join(&t.cert),
+                            loaded.base_dir.join(&t.key),
+                        )
+                        .map_err(|m| config_error(&loaded, m))?,
                     );
                     certs.push(cert.clone());
                     let sc = crate::tls::server_config(t, cert.clone())
@@ -211,7 +224,10 @@ impl Gateway {
 
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let tracker = Arc::new(ConnTracker::default());
-        let limits = ConnLimits::new(cfg.limits.max_connections, cfg.limits.max_connections_per_ip);
+        let limits = ConnLimits::new(
+            cfg.limits.max_connections,
+            cfg.limits.max_connections_per_ip,
+        );
         let mut tasks = Vec::new();
         for b in bound {
             tasks.push(tokio::spawn(listener::run(
@@ -238,11 +254,13 @@ impl Gateway {
                 .token
                 .resolve(&loaded.base_dir)
                 .map_err(|e| config_error(&loaded, e.to_string()))?;
-            let tcp = listener::bind(addr).await.map_err(|source| StartError::Bind {
-                name: "admin".into(),
-                addr,
-                source,
-            })?;
+            let tcp = listener::bind(addr)
+                .await
+                .map_err(|source| StartError::Bind {
+                    name: "admin".into(),
+                    addr,
+                    source,
+                })?;
             admin_addr = Some(tcp.local_addr().unwrap_or(addr));
             tasks.push(tokio::spawn(crate::admin::serve(
                 tcp,
@@ -256,7 +274,10 @@ impl Gateway {
             )));
         }
 
-        tasks.push(tokio::spawn(watch_files(reloader.clone(), shutdown_rx.clone())));
+        tasks.push(tokio::spawn(watch_files(
+            reloader.clone(),
+            shutdown_rx.clone(),
+        )));
         tasks.push(tokio::spawn(on_sighup(reloader.clone(), shutdown_rx)));
 
         Ok(Self {
@@ -295,12 +316,20 @@ impl Gateway {
     pub async fn shutdown(self) {
         self.draining.store(true, Ordering::SeqCst);
         let _ = self.shutdown_tx.send(true);
-        tracing::info!(event = "draining", connections = self.tracker.active(), "shutting down: draining connections");
+        tracing::info!(
+            event = "draining",
+            connections = self.tracker.active(),
+            "shutting down: draining connections"
+        );
         if tokio::time::timeout(self.drain_timeout, self.tracker.wait_idle())
             .await
             .is_err()
         {
-            tracing::warn!(event = "drain_timeout", connections = self.tracker.active(), "drain timeout reached; closing remaining connections");
+            tracing::warn!(
+                event = "drain_timeout",
+                connections = self.tracker.active(),
+                "drain timeout reached; closing remaining connections"
+            );
         }
         for t in self.tasks {
             t.abort();
@@ -337,7 +366,9 @@ async fn watch_files(reloader: Arc<Reloader>, mut shutdown: watch::Receiver<bool
 
 async fn on_sighup(reloader: Arc<Reloader>, mut shutdown: watch::Receiver<bool>) {
     let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
-        tracing::warn!("cannot install the SIGHUP handler; reload with POST /reload or by editing the file");
+        tracing::warn!(
+            "cannot install the SIGHUP handler; reload with POST /reload or by editing the file"
+        );
         return;
     };
     loop {

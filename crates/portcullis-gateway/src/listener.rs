@@ -218,7 +218,11 @@ impl Connection {
                     tokio::time::timeout(limits.header_read_timeout, acceptor.accept(tcp)).await;
                 match handshake {
                     Ok(Ok(stream)) => {
-                        let io = ActivityIo::new(stream, activity.clone(), self.info.framing_conflict.clone());
+                        let io = ActivityIo::new(
+                            stream,
+                            activity.clone(),
+                            self.info.framing_conflict.clone(),
+                        );
                         self.serve_http(io, activity, &limits).await;
                     }
                     Ok(Err(e)) => {
@@ -307,7 +311,8 @@ fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
 /// The 308 answer of a redirect listener: same host (without port), same path and query.
 fn redirect(req: &Request<Incoming>, port: u16) -> Response<ProxyBody> {
     let request_id = crate::forwarding::request_id(req.headers());
-    let host = match crate::request_guard::check_head(req.uri(), req.headers(), req.version(), 8192) {
+    let host = match crate::request_guard::check_head(req.uri(), req.headers(), req.version(), 8192)
+    {
         Ok(h) if !h.is_empty() => h,
         Ok(_) => return Refusal::BadRequest.respond(&request_id),
         Err(r) => return r.respond(&request_id),

@@ -97,7 +97,11 @@ impl Metrics {
         let refusals = Family::<ReasonLabels, Counter>::default();
         let reloads = Family::<OutcomeLabels, Counter>::default();
         let access_log_dropped = Counter::default();
-        registry.register("requests", "Requests by API, route and status class", requests.clone());
+        registry.register(
+            "requests",
+            "Requests by API, route and status class",
+            requests.clone(),
+        );
         registry.register(
             "request_duration_seconds",
             "Request duration from arrival to the last body byte",
@@ -113,8 +117,16 @@ impl Metrics {
             "Open client connections by listener",
             connections.clone(),
         );
-        registry.register("refusals", "Requests refused by the gateway, by reason", refusals.clone());
-        registry.register("config_reloads", "Config reloads by outcome", reloads.clone());
+        registry.register(
+            "refusals",
+            "Requests refused by the gateway, by reason",
+            refusals.clone(),
+        );
+        registry.register(
+            "config_reloads",
+            "Config reloads by outcome",
+            reloads.clone(),
+        );
         registry.register(
             "access_log_dropped_lines",
             "Access-log lines dropped because the writer fell behind",
@@ -144,7 +156,13 @@ impl Metrics {
                 .clone()
         };
         RouteMetrics {
-            by_class: [class("1xx"), class("2xx"), class("3xx"), class("4xx"), class("5xx")],
+            by_class: [
+                class("1xx"),
+                class("2xx"),
+                class("3xx"),
+                class("4xx"),
+                class("5xx"),
+            ],
             latency: self
                 .latency
                 .get_or_create(&RouteLabels {

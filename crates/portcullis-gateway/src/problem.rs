@@ -153,7 +153,10 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for r in Refusal::ALL {
             assert!(seen.insert(r.code()), "duplicate code {}", r.code());
-            assert!(r.code().bytes().all(|b| b.is_ascii_lowercase() || b == b'-'));
+            assert!(r
+                .code()
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'-'));
         }
     }
 
@@ -161,7 +164,11 @@ mod tests {
     fn docs_list_every_problem_type() {
         let docs = include_str!("../../../docs/errors.md");
         for r in Refusal::ALL {
-            assert!(docs.contains(&r.type_uri()), "docs/errors.md lacks {}", r.type_uri());
+            assert!(
+                docs.contains(&r.type_uri()),
+                "docs/errors.md lacks {}",
+                r.type_uri()
+            );
         }
     }
 }

@@ -84,7 +84,9 @@ pub async fn handle(
     };
     // hyper drops Content-Length when Transfer-Encoding is present; the sniffer saw both.
     if parts.headers.contains_key(header::TRANSFER_ENCODING)
-        && conn.framing_conflict.load(std::sync::atomic::Ordering::Relaxed)
+        && conn
+            .framing_conflict
+            .load(std::sync::atomic::Ordering::Relaxed)
     {
         return Ok(ctx.refuse(Refusal::BadRequest, None, None));
     }
@@ -134,11 +136,12 @@ pub async fn handle(
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         parts.headers.insert(X_REQUEST_ID.clone(), v);
     }
-    let client_host = parts
-        .headers
-        .get(header::HOST)
-        .cloned()
-        .or_else(|| parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()));
+    let client_host = parts.headers.get(header::HOST).cloned().or_else(|| {
+        parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    });
     let path_and_query = rewrite_path(&parts, route.strip_prefix.as_deref());
 
     let request_body = RequestBody::limited(
@@ -162,7 +165,11 @@ pub async fn handle(
         let mut builder = Request::builder()
             .method(parts.method.clone())
             .uri(uri)
-            .version(if upstream.is_h2() { Version::HTTP_2 } else { Version::HTTP_11 });
+            .version(if upstream.is_h2() {
+                Version::HTTP_2
+            } else {
+                Version::HTTP_11
+            });
         if let Some(h) = builder.headers_mut() {
             if attempt + 1 == attempts {
                 std::mem::swap(h, &mut parts.headers);
@@ -371,7 +378,7 @@ fn rewrite_path(parts: &http::request::Parts, strip: Option<&str>) -> String {
         return pq.to_owned();
     };
     match pq.strip_prefix(prefix) {
-        Some(rest) if rest.is_empty() => "/".into(),
+        Some("") => "/".into(),
         Some(rest) if rest.starts_with('?') => format!("/{rest}"),
         Some(rest) if rest.starts_with('/') => rest.to_owned(),
         _ => pq.to_owned(),

@@ -25,7 +25,8 @@ pub fn check_head(
     version: Version,
     max_uri_bytes: usize,
 ) -> Result<String, Refusal> {
-    if headers.contains_key(header::TRANSFER_ENCODING) && headers.contains_key(header::CONTENT_LENGTH)
+    if headers.contains_key(header::TRANSFER_ENCODING)
+        && headers.contains_key(header::CONTENT_LENGTH)
     {
         return Err(Refusal::BadRequest);
     }
@@ -40,9 +41,7 @@ pub fn check_head(
             return Err(Refusal::BadRequest);
         }
     }
-    let target_len = uri
-        .path_and_query()
-        .map_or(0, |pq| pq.as_str().len());
+    let target_len = uri.path_and_query().map_or(0, |pq| pq.as_str().len());
     if target_len > max_uri_bytes {
         return Err(Refusal::UriTooLong);
     }
@@ -56,7 +55,10 @@ fn check_path(path: &str) -> Result<(), Refusal> {
         return Err(Refusal::BadRequest);
     }
     let lower = path.to_ascii_lowercase();
-    if lower.contains("%2f") || lower.contains("%5c") || lower.contains("%00") || path.contains('\\')
+    if lower.contains("%2f")
+        || lower.contains("%5c")
+        || lower.contains("%00")
+        || path.contains('\\')
     {
         return Err(Refusal::BadRequest);
     }
@@ -116,9 +118,9 @@ fn strip_port(raw: &str) -> Option<&str> {
     }
     let ok = !name.is_empty()
         && name.len() <= 255
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':'));
+        && name.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'[' | b']' | b':')
+        });
     ok.then_some(name)
 }
 
@@ -137,30 +139,72 @@ mod tests {
 
     #[test]
     fn framing_conflicts_are_refused() {
-        let p = parts("/a", &[("host", "x"), ("content-length", "3"), ("transfer-encoding", "chunked")]);
+        let p = parts(
+            "/a",
+            &[
+                ("host", "x"),
+                ("content-length", "3"),
+                ("transfer-encoding", "chunked"),
+            ],
+        );
         assert_eq!(check(&p, 100), Err(Refusal::BadRequest));
-        let p = parts("/a", &[("host", "x"), ("content-length", "3"), ("content-length", "3")]);
+        let p = parts(
+            "/a",
+            &[
+                ("host", "x"),
+                ("content-length", "3"),
+                ("content-length", "3"),
+            ],
+        );
         assert_eq!(check(&p, 100), Err(Refusal::BadRequest));
         let p = parts("/a", &[("host", "x"), ("host", "y")]);
         assert_eq!(check(&p, 100), Err(Refusal::BadRequest));
-        let p = parts("/a", &[("host", "x"), ("transfer-encoding", "gzip, chunked")]);
+        let p = parts(
+            "/a",
+            &[("host", "x"), ("transfer-encoding", "gzip, chunked")],
+        );
         assert_eq!(check(&p, 100), Err(Refusal::BadRequest));
     }
 
     #[test]
     fn sneaky_paths_are_refused() {
-        for path in ["/a/../b", "/a/%2e%2E/b", "/a/./b", "/a%2fb", "/a%5Cb", "/a%00", "/.."] {
-            assert_eq!(check(&parts(path, &[("host", "x")]), 100), Err(Refusal::BadRequest), "{path}");
+        for path in [
+            "/a/../b",
+            "/a/%2e%2E/b",
+            "/a/./b",
+            "/a%2fb",
+            "/a%5Cb",
+            "/a%00",
+            "/..",
+        ] {
+            assert_eq!(
+                check(&parts(path, &[("host", "x")]), 100),
+                Err(Refusal::BadRequest),
+                "{path}"
+            );
         }
-        assert_eq!(check(&parts("/a/b.c/..d", &[("host", "x")]), 100), Ok("x".into()));
+        assert_eq!(
+            check(&parts("/a/b.c/..d", &[("host", "x")]), 100),
+            Ok("x".into())
+        );
     }
 
     #[test]
     fn hosts_are_normalised_or_refused() {
-        assert_eq!(check(&parts("/", &[("host", "API.Example.com:8443")]), 100), Ok("api.example.com".into()));
-        assert_eq!(check(&parts("/", &[("host", "[::1]:80")]), 100), Ok("[::1]".into()));
+        assert_eq!(
+            check(&parts("/", &[("host", "API.Example.com:8443")]), 100),
+            Ok("api.example.com".into())
+        );
+        assert_eq!(
+            check(&parts("/", &[("host", "[::1]:80")]), 100),
+            Ok("[::1]".into())
+        );
         for bad in ["a b", "x:99999999", "user@host", "a:", "a/b"] {
-            assert_eq!(check(&parts("/", &[("host", bad)]), 100), Err(Refusal::BadRequest), "{bad}");
+            assert_eq!(
+                check(&parts("/", &[("host", bad)]), 100),
+                Err(Refusal::BadRequest),
+                "{bad}"
+            );
         }
         assert_eq!(check(&parts("/", &[]), 100), Err(Refusal::BadRequest));
     }
@@ -168,6 +212,9 @@ mod tests {
     #[test]
     fn long_targets_get_414() {
         let long = format!("/{}", "a".repeat(200));
-        assert_eq!(check(&parts(&long, &[("host", "x")]), 100), Err(Refusal::UriTooLong));
+        assert_eq!(
+            check(&parts(&long, &[("host", "x")]), 100),
+            Err(Refusal::UriTooLong)
+        );
     }
 }

@@ -176,7 +176,9 @@ impl<R> Router<R> {
     pub fn find(&self, host: &str, path: &str, method: &Method) -> RouteMatch<'_, R> {
         let mut allow = None;
         for table in self.tables.iter().filter(|t| t.pattern.matches(host)) {
-            let Ok(m) = table.paths.at(path) else { continue };
+            let Ok(m) = table.paths.at(path) else {
+                continue;
+            };
             let entry = &table.entries[*m.value];
             if let Some((_, route)) = entry.methods.iter().find(|(em, _)| em == method) {
                 return RouteMatch::Found(route);
@@ -218,8 +220,8 @@ pub fn parse_methods(names: &[String]) -> Result<Vec<Method>, String> {
     let mut out: Vec<Method> = Vec::new();
     for name in names {
         let upper = name.trim().to_ascii_uppercase();
-        let m = Method::from_bytes(upper.as_bytes())
-            .map_err(|_| format!("invalid method {name:?}"))?;
+        let m =
+            Method::from_bytes(upper.as_bytes()).map_err(|_| format!("invalid method {name:?}"))?;
         if !out.contains(&m) {
             out.push(m);
         }
@@ -238,10 +240,12 @@ mod tests {
         let mut r = Router::default();
         let any = HostPattern::Any;
         let get = parse_methods(&["GET".into()]).unwrap();
-        r.insert(&any, "/users/{id}", &get, Arc::new("user")).unwrap();
+        r.insert(&any, "/users/{id}", &get, Arc::new("user"))
+            .unwrap();
         r.insert(&any, "/users/{id}", &[Method::DELETE], Arc::new("del"))
             .unwrap();
-        r.insert(&any, "/static/*", &get, Arc::new("static")).unwrap();
+        r.insert(&any, "/static/*", &get, Arc::new("static"))
+            .unwrap();
         r.insert(
             &HostPattern::parse("admin.example.com").unwrap(),
             "/users/{id}",
@@ -266,9 +270,18 @@ mod tests {
         assert_eq!(found(r.find("x", "/users/7", &Method::HEAD)), Some("user"));
         assert_eq!(found(r.find("x", "/users/7", &Method::DELETE)), Some("del"));
         assert_eq!(found(r.find("x", "/static", &Method::GET)), Some("static"));
-        assert_eq!(found(r.find("x", "/static/a/b.css", &Method::GET)), Some("static"));
-        assert!(matches!(r.find("x", "/nope", &Method::GET), RouteMatch::NotFound));
-        assert!(matches!(r.find("x", "/users", &Method::GET), RouteMatch::NotFound));
+        assert_eq!(
+            found(r.find("x", "/static/a/b.css", &Method::GET)),
+            Some("static")
+        );
+        assert!(matches!(
+            r.find("x", "/nope", &Method::GET),
+            RouteMatch::NotFound
+        ));
+        assert!(matches!(
+            r.find("x", "/users", &Method::GET),
+            RouteMatch::NotFound
+        ));
     }
 
     #[test]
@@ -292,7 +305,10 @@ mod tests {
             Some("admin-put")
         );
         // The exact host table lacks GET, the catch-all has it.
-        assert_eq!(found(r.find("admin.example.com", "/users/1", &Method::GET)), Some("user"));
+        assert_eq!(
+            found(r.find("admin.example.com", "/users/1", &Method::GET)),
+            Some("user")
+        );
     }
 
     #[test]
@@ -303,9 +319,15 @@ mod tests {
             .insert(&any, "/users/{id}", &[Method::GET], Arc::new("dup"))
             .unwrap_err()
             .contains("already routed"));
-        assert!(r.insert(&any, "/users/{name}", &[Method::POST], Arc::new("x")).is_err());
-        assert!(r.insert(&any, "users", &[Method::GET], Arc::new("x")).is_err());
-        assert!(r.insert(&any, "/a*b", &[Method::GET], Arc::new("x")).is_err());
+        assert!(r
+            .insert(&any, "/users/{name}", &[Method::POST], Arc::new("x"))
+            .is_err());
+        assert!(r
+            .insert(&any, "users", &[Method::GET], Arc::new("x"))
+            .is_err());
+        assert!(r
+            .insert(&any, "/a*b", &[Method::GET], Arc::new("x"))
+            .is_err());
         assert!(HostPattern::parse("bad host").is_err());
         assert!(HostPattern::parse("*.").is_err());
         assert!(parse_methods(&["G T".into()]).is_err());

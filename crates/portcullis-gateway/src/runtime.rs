@@ -105,10 +105,11 @@ impl Runtime {
         let cfg = &loaded.config;
         let mut errors = Vec::new();
 
-        let trusted_proxies = TrustedProxies::parse(&cfg.trusted_proxies).unwrap_or_else(|(i, m)| {
-            errors.push(Finding::error(format!("trusted_proxies.{i}"), m));
-            TrustedProxies::default()
-        });
+        let trusted_proxies =
+            TrustedProxies::parse(&cfg.trusted_proxies).unwrap_or_else(|(i, m)| {
+                errors.push(Finding::error(format!("trusted_proxies.{i}"), m));
+                TrustedProxies::default()
+            });
         let security_headers = SecurityHeaders::new(&cfg.security_headers).map_err(|m| {
             errors.push(Finding::error("security_headers", m));
         });
@@ -159,7 +160,10 @@ impl Runtime {
                 })
                 .collect();
             if api.routes.is_empty() {
-                errors.push(Finding::error(format!("{at}.routes"), "an API needs at least one route"));
+                errors.push(Finding::error(
+                    format!("{at}.routes"),
+                    "an API needs at least one route",
+                ));
             }
             let mut route_names = Vec::new();
             for (ri, rc) in api.routes.iter().enumerate() {
@@ -201,7 +205,10 @@ impl Runtime {
                     if !cfg.upstreams.contains_key(up_name) {
                         errors.push(Finding::error(
                             up_at,
-                            format!("unknown upstream {up_name:?} (defined: {})", names(&cfg.upstreams)),
+                            format!(
+                                "unknown upstream {up_name:?} (defined: {})",
+                                names(&cfg.upstreams)
+                            ),
                         ));
                     }
                     continue;
@@ -267,13 +274,22 @@ fn limit_findings(l: &LimitsConfig) -> Vec<Finding> {
         ("max_uri_bytes", l.max_uri_bytes as u64),
         ("max_connections", l.max_connections as u64),
         ("max_connections_per_ip", l.max_connections_per_ip as u64),
-        ("h2_max_concurrent_streams", u64::from(l.h2_max_concurrent_streams)),
-        ("header_read_timeout", l.header_read_timeout.0.as_millis() as u64),
+        (
+            "h2_max_concurrent_streams",
+            u64::from(l.h2_max_concurrent_streams),
+        ),
+        (
+            "header_read_timeout",
+            l.header_read_timeout.0.as_millis() as u64,
+        ),
         ("request_timeout", l.request_timeout.0.as_millis() as u64),
     ];
     for (key, value) in positive {
         if value == 0 {
-            out.push(Finding::error(format!("limits.{key}"), format!("{key} must be greater than 0")));
+            out.push(Finding::error(
+                format!("limits.{key}"),
+                format!("{key} must be greater than 0"),
+            ));
         }
     }
     out

@@ -42,8 +42,12 @@ pub fn load_certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, Strin
     }
     let key_der = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| format!("cannot read private key {}: {e}", key.display()))?;
-    let certified = CertifiedKey::from_der(chain, key_der, &provider())
-        .map_err(|e| format!("certificate {} and key do not work together: {e}", cert.display()))?;
+    let certified = CertifiedKey::from_der(chain, key_der, &provider()).map_err(|e| {
+        format!(
+            "certificate {} and key do not work together: {e}",
+            cert.display()
+        )
+    })?;
     Ok(certified)
 }
 

@@ -25,7 +25,13 @@ fn errors(yaml: &str) -> Vec<String> {
     let file = Path::new("c.yaml");
     let loaded = match load_str(yaml, file, dir.path()) {
         Ok(l) => l,
-        Err(e) => return e.diagnostics.iter().map(|d| format!("{}:{}: {}", d.line, d.column, d.message)).collect(),
+        Err(e) => {
+            return e
+                .diagnostics
+                .iter()
+                .map(|d| format!("{}:{}: {}", d.line, d.column, d.message))
+                .collect()
+        }
     };
     let report = check(&loaded);
     loaded
@@ -39,7 +45,8 @@ fn errors(yaml: &str) -> Vec<String> {
 fn assert_error(yaml: &str, line: usize, needle: &str) {
     let errs = errors(yaml);
     assert!(
-        errs.iter().any(|e| e.starts_with(&format!("{line}:")) && e.contains(needle)),
+        errs.iter()
+            .any(|e| e.starts_with(&format!("{line}:")) && e.contains(needle)),
         "expected an error at line {line} containing {needle:?}, got {errs:#?}\n---\n{yaml}"
     );
 }
@@ -51,31 +58,84 @@ fn the_base_config_is_valid() {
 
 #[test]
 fn unknown_keys_are_errors_with_their_line() {
-    assert_error(&BASE.replace("    public: true", "    publc: true"), 10, "publc");
+    assert_error(
+        &BASE.replace("    public: true", "    publc: true"),
+        10,
+        "publc",
+    );
     assert_error(&format!("{BASE}limits:\n  max_body: 1\n"), 14, "max_body");
-    assert_error(&BASE.replace("      - path: /x", "      - path: /x\n        method: [GET]"), 13, "method");
+    assert_error(
+        &BASE.replace(
+            "      - path: /x",
+            "      - path: /x\n        method: [GET]",
+        ),
+        13,
+        "method",
+    );
 }
 
 #[test]
 fn wrong_types_and_values_are_errors() {
-    assert_error(&format!("{BASE}limits:\n  request_timeout: soon\n"), 14, "invalid duration");
-    assert_error(&format!("{BASE}limits:\n  max_body_bytes: 12XB\n"), 14, "invalid byte size");
-    assert_error(&format!("{BASE}limits:\n  max_header_bytes: 100\n"), 14, "at least 8KiB");
-    assert_error(&BASE.replace("bind: 127.0.0.1:0", "bind: localhost"), 3, "invalid bind address");
-    assert_error(&format!("{BASE}trusted_proxies: [10.0.0.0/8, nope]\n"), 13, "invalid CIDR");
+    assert_error(
+        &format!("{BASE}limits:\n  request_timeout: soon\n"),
+        14,
+        "invalid duration",
+    );
+    assert_error(
+        &format!("{BASE}limits:\n  max_body_bytes: 12XB\n"),
+        14,
+        "invalid byte size",
+    );
+    assert_error(
+        &format!("{BASE}limits:\n  max_header_bytes: 100\n"),
+        14,
+        "at least 8KiB",
+    );
+    assert_error(
+        &BASE.replace("bind: 127.0.0.1:0", "bind: localhost"),
+        3,
+        "invalid bind address",
+    );
+    assert_error(
+        &format!("{BASE}trusted_proxies: [10.0.0.0/8, nope]\n"),
+        13,
+        "invalid CIDR",
+    );
 }
 
 #[test]
 fn references_to_missing_things_are_errors() {
-    assert_error(&BASE.replace("    upstream: up", "    upstream: upp"), 9, "unknown upstream \"upp\"");
-    assert_error(&BASE.replace("      - path: /x", "      - path: x"), 12, "must start with '/'");
     assert_error(
-        &BASE.replace("      - path: /x", "      - path: /x\n        methods: [GET]\n      - path: /x\n        methods: [GET]"),
+        &BASE.replace("    upstream: up", "    upstream: upp"),
+        9,
+        "unknown upstream \"upp\"",
+    );
+    assert_error(
+        &BASE.replace("      - path: /x", "      - path: x"),
+        12,
+        "must start with '/'",
+    );
+    assert_error(
+        &BASE.replace(
+            "      - path: /x",
+            "      - path: /x\n        methods: [GET]\n      - path: /x\n        methods: [GET]",
+        ),
         14,
         "already routed",
     );
-    assert_error(&BASE.replace("targets: [\"http://127.0.0.1:9\"]", "targets: [\"ftp://h\"]"), 5, "scheme must be http or https");
-    assert_error(&BASE.replace("targets: [\"http://127.0.0.1:9\"]", "targets: []"), 5, "at least one target");
+    assert_error(
+        &BASE.replace(
+            "targets: [\"http://127.0.0.1:9\"]",
+            "targets: [\"ftp://h\"]",
+        ),
+        5,
+        "scheme must be http or https",
+    );
+    assert_error(
+        &BASE.replace("targets: [\"http://127.0.0.1:9\"]", "targets: []"),
+        5,
+        "at least one target",
+    );
 }
 
 #[test]
@@ -98,7 +158,14 @@ fn every_error_is_reported_not_only_the_first() {
 
 #[test]
 fn syntax_errors_and_garbage_do_not_panic() {
-    for yaml in ["", "listeners: [", "\u{0}", "apis: 5", "listeners:\n  - name: [a\n", "---\n- a\n- b\n"] {
+    for yaml in [
+        "",
+        "listeners: [",
+        "\u{0}",
+        "apis: 5",
+        "listeners:\n  - name: [a\n",
+        "---\n- a\n- b\n",
+    ] {
         let errs = errors(yaml);
         assert!(!errs.is_empty(), "{yaml:?} was accepted");
     }
@@ -118,26 +185,43 @@ fn admin_token_references_are_resolved_and_never_printed() {
     let loaded = load_str(&inline, Path::new("c.yaml"), dir.path()).unwrap();
     let report = check(&loaded);
     assert!(report.is_ok());
-    assert!(report.findings.iter().any(|f| f.message.contains("written in clear")));
+    assert!(report
+        .findings
+        .iter()
+        .any(|f| f.message.contains("written in clear")));
     assert!(!format!("{:?}", loaded.config).contains("planted-inline"));
     for f in &report.findings {
         assert!(!f.message.contains("planted-inline"));
     }
 
-    let missing = format!("{BASE}admin:\n  bind: 127.0.0.1:0\n  token: ${{env:PORTCULLIS_TEST_NEVER_SET}}\n");
-    assert_error(&missing, 15, "environment variable PORTCULLIS_TEST_NEVER_SET is not set");
+    let missing =
+        format!("{BASE}admin:\n  bind: 127.0.0.1:0\n  token: ${{env:PORTCULLIS_TEST_NEVER_SET}}\n");
+    assert_error(
+        &missing,
+        15,
+        "environment variable PORTCULLIS_TEST_NEVER_SET is not set",
+    );
 }
 
 #[test]
 fn check_warns_about_weak_settings() {
     let loaded = load_str(BASE, Path::new("c.yaml"), Path::new(".")).unwrap();
     let report = check(&loaded);
-    let warnings: Vec<_> = report.findings.iter().filter(|f| f.severity == Severity::Warning).collect();
+    let warnings: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .collect();
     assert!(warnings.iter().any(|w| w.message.contains("plain HTTP")));
-    assert!(warnings.iter().any(|w| w.message.contains("has no authentication")));
+    assert!(warnings
+        .iter()
+        .any(|w| w.message.contains("has no authentication")));
     let closed = BASE.replace("    public: true\n", "");
     let loaded = load_str(&closed, Path::new("c.yaml"), Path::new(".")).unwrap();
-    assert!(check(&loaded).findings.iter().any(|w| w.message.contains("default deny")));
+    assert!(check(&loaded)
+        .findings
+        .iter()
+        .any(|w| w.message.contains("default deny")));
 }
 
 #[test]
@@ -150,7 +234,11 @@ fn examples_load_and_check() {
     let demo = std::fs::read_to_string(root.join("demo.yaml")).unwrap();
     let loaded = load_str(&demo, Path::new("examples/demo.yaml"), dir.path()).unwrap();
     let report = check(&loaded);
-    let errs: Vec<_> = report.findings.iter().filter(|f| f.severity == Severity::Error).collect();
+    let errs: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
     assert!(errs.is_empty(), "{errs:#?}");
     assert!(report.summary.unwrap().routes >= 10);
 
@@ -159,20 +247,31 @@ fn examples_load_and_check() {
     let minimal = std::fs::read_to_string(root.join("minimal.yaml")).unwrap();
     let loaded = load_str(&minimal, Path::new("examples/minimal.yaml"), dir.path()).unwrap();
     let report = check(&loaded);
-    let errs: Vec<_> = report.findings.iter().filter(|f| f.severity == Severity::Error).collect();
+    let errs: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .collect();
     assert_eq!(errs.len(), 1, "{errs:#?}");
     assert!(errs[0].message.contains("PORTCULLIS_ADMIN_TOKEN"));
 }
 
 #[test]
 fn the_schema_names_every_documented_key() {
-    let schema = serde_json::to_value(schemars::schema_for!(portcullis_gateway::config::Config)).unwrap();
-    let docs = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md")).unwrap();
+    let schema =
+        serde_json::to_value(schemars::schema_for!(portcullis_gateway::config::Config)).unwrap();
+    let docs = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/configuration.md"),
+    )
+    .unwrap();
     let mut keys = Vec::new();
     collect_keys(&schema, &mut keys);
     assert!(keys.len() > 40, "{keys:?}");
     for k in keys {
-        assert!(docs.contains(&format!("`{k}`")), "docs/configuration.md does not document `{k}`");
+        assert!(
+            docs.contains(&format!("`{k}`")),
+            "docs/configuration.md does not document `{k}`"
+        );
     }
 }
 

@@ -21,10 +21,27 @@ async fn admin_health_is_open_and_everything_else_needs_the_token() {
     assert_eq!(r.status, 401);
     assert!(r.header("www-authenticate").is_some());
     assert!(!r.body.contains(ADMIN_TOKEN));
-    assert_eq!(admin_get(&env, "/metrics", Some("wrong-token-wrong-token")).await.status, 401);
-    assert_eq!(admin_get(&env, "/metrics", Some(&ADMIN_TOKEN[..10])).await.status, 401);
-    assert_eq!(admin_get(&env, "/metrics", Some(ADMIN_TOKEN)).await.status, 200);
-    let r = http_raw(env.admin(), "POST /reload HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
+    assert_eq!(
+        admin_get(&env, "/metrics", Some("wrong-token-wrong-token"))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        admin_get(&env, "/metrics", Some(&ADMIN_TOKEN[..10]))
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        admin_get(&env, "/metrics", Some(ADMIN_TOKEN)).await.status,
+        200
+    );
+    let r = http_raw(
+        env.admin(),
+        "POST /reload HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(r.status, 401);
 }
 
@@ -45,12 +62,30 @@ async fn metrics_count_requests_refusals_latency_and_upstream_errors() {
     assert_eq!(get(env.http(), "/dead", "").await.status, 502);
     tokio::time::sleep(Duration::from_millis(50)).await;
     let m = admin_get(&env, "/metrics", Some(ADMIN_TOKEN)).await.body;
-    assert!(m.contains(r#"portcullis_requests_total{api="test",route="health",status_class="2xx"} 1"#), "{m}");
-    assert!(m.contains(r#"portcullis_refusals_total{reason="not-found"} 1"#), "{m}");
-    assert!(m.contains(r#"portcullis_refusals_total{reason="upstream-unavailable"} 1"#), "{m}");
-    assert!(m.contains(r#"portcullis_upstream_errors_total{upstream="dead",kind="connect"} 1"#), "{m}");
-    assert!(m.contains(r#"portcullis_request_duration_seconds_count{api="test",route="health"} 1"#), "{m}");
-    assert!(m.contains("portcullis_active_connections{listener=\"http\"}"), "{m}");
+    assert!(
+        m.contains(r#"portcullis_requests_total{api="test",route="health",status_class="2xx"} 1"#),
+        "{m}"
+    );
+    assert!(
+        m.contains(r#"portcullis_refusals_total{reason="not-found"} 1"#),
+        "{m}"
+    );
+    assert!(
+        m.contains(r#"portcullis_refusals_total{reason="upstream-unavailable"} 1"#),
+        "{m}"
+    );
+    assert!(
+        m.contains(r#"portcullis_upstream_errors_total{upstream="dead",kind="connect"} 1"#),
+        "{m}"
+    );
+    assert!(
+        m.contains(r#"portcullis_request_duration_seconds_count{api="test",route="health"} 1"#),
+        "{m}"
+    );
+    assert!(
+        m.contains("portcullis_active_connections{listener=\"http\"}"),
+        "{m}"
+    );
     assert!(!m.contains(ADMIN_TOKEN));
 }
 
@@ -72,7 +107,11 @@ async fn config_file_change_is_applied_and_a_bad_one_is_refused() {
     assert_eq!(get(env.http(), "/users", "").await.status, 404);
 
     // A bad change: refused, the previous config keeps serving.
-    std::fs::write(&env.config_path, "listeners: []\napis: [{ name: x, routes: [], bogus: 1 }]\n").unwrap();
+    std::fs::write(
+        &env.config_path,
+        "listeners: []\napis: [{ name: x, routes: [], bogus: 1 }]\n",
+    )
+    .unwrap();
     let refused = eventually(Duration::from_secs(5), || async {
         admin_get(&env, "/metrics", Some(ADMIN_TOKEN))
             .await
@@ -108,7 +147,8 @@ async fn post_reload_reports_errors_with_locations() {
 async fn sighup_reloads_the_config() {
     let (env, api) = env().await;
     assert_eq!(get(env.http(), "/search", "").await.status, 404);
-    let routes = format!("{DEMO_ROUTES}      - {{ name: search, path: /search, methods: [GET] }}\n");
+    let routes =
+        format!("{DEMO_ROUTES}      - {{ name: search, path: /search, methods: [GET] }}\n");
     std::fs::write(&env.config_path, config(api, &routes, "")).unwrap();
     let status = std::process::Command::new("kill")
         .args(["-HUP", &std::process::id().to_string()])
@@ -139,18 +179,29 @@ async fn shutdown_drains_in_flight_requests_and_stops_accepting() {
     let refused = match tokio::net::TcpStream::connect(addr).await {
         Err(_) => true,
         Ok(mut s) => {
-            let _ = s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await;
+            let _ = s
+                .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                .await;
             let mut b = [0u8; 64];
-            matches!(tokio::time::timeout(Duration::from_secs(2), s.read(&mut b)).await, Ok(Ok(0)) | Ok(Err(_)) | Err(_))
+            matches!(
+                tokio::time::timeout(Duration::from_secs(2), s.read(&mut b)).await,
+                Ok(Ok(0)) | Ok(Err(_)) | Err(_)
+            )
         }
     };
     assert!(refused, "a new connection was served during drain");
     let _ = admin;
     // The in-flight request completes.
     let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut buf)).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     let r = parse(&buf);
     assert_eq!(r.status, 200, "{}", r.raw);
     assert_eq!(r.json()["slept_ms"], 800);
-    tokio::time::timeout(Duration::from_secs(5), shutdown).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), shutdown)
+        .await
+        .unwrap()
+        .unwrap();
 }

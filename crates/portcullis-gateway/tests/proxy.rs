@@ -16,12 +16,20 @@ async fn env() -> Env {
 #[tokio::test]
 async fn proxies_a_request_and_adds_security_headers() {
     let env = env().await;
-    let r = env.https_raw("GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await;
+    let r = env
+        .https_raw("GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await;
     assert_eq!(r.status, 200, "{}", r.raw);
     assert_eq!(r.json()["status"], "ok");
-    assert_eq!(r.header("strict-transport-security"), Some("max-age=31536000; includeSubDomains"));
+    assert_eq!(
+        r.header("strict-transport-security"),
+        Some("max-age=31536000; includeSubDomains")
+    );
     assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
-    assert_eq!(r.header("content-security-policy"), Some("frame-ancestors 'none'"));
+    assert_eq!(
+        r.header("content-security-policy"),
+        Some("frame-ancestors 'none'")
+    );
     assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
     assert_eq!(r.header("cache-control"), Some("no-store"));
     assert_eq!(r.header("x-request-id").map(str::len), Some(32));
@@ -61,23 +69,46 @@ async fn unknown_path_is_404_problem_json() {
 #[tokio::test]
 async fn wrong_method_is_405_with_allow() {
     let env = env().await;
-    let r = http_raw(env.http(), "PATCH /orders/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+    let r = http_raw(
+        env.http(),
+        "PATCH /orders/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(r.status, 405);
     assert_eq!(r.header("allow"), Some("GET, DELETE, HEAD"));
-    assert_eq!(r.json()["type"], "https://portcullis.dev/problems/method-not-allowed");
+    assert_eq!(
+        r.json()["type"],
+        "https://portcullis.dev/problems/method-not-allowed"
+    );
 }
 
 #[tokio::test]
 async fn trace_connect_and_unknown_methods_are_refused_unless_named() {
     let env = env().await;
     for method in ["TRACE", "FOO"] {
-        let r = http_raw(env.http(), &format!("{method} /users HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")).await;
+        let r = http_raw(
+            env.http(),
+            &format!("{method} /users HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        )
+        .await;
         assert_eq!(r.status, 405, "{method}: {}", r.raw);
     }
-    let r = http_raw(env.http(), "CONNECT localhost:443 HTTP/1.1\r\nHost: localhost:443\r\nConnection: close\r\n\r\n").await;
-    assert!(r.status == 400 || r.status == 404 || r.status == 405, "{}", r.raw);
+    let r = http_raw(
+        env.http(),
+        "CONNECT localhost:443 HTTP/1.1\r\nHost: localhost:443\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        r.status == 400 || r.status == 404 || r.status == 405,
+        "{}",
+        r.raw
+    );
     // A route that names TRACE gets it (the demo answers 404 itself: the path is unknown there).
-    let r = http_raw(env.http(), "TRACE /echo-trace HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+    let r = http_raw(
+        env.http(),
+        "TRACE /echo-trace HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_ne!(r.status, 405, "{}", r.raw);
 }
 
@@ -91,7 +122,10 @@ async fn body_over_the_route_limit_is_413() {
     )
     .await;
     assert_eq!(r.status, 413, "{}", r.raw);
-    assert_eq!(r.json()["type"], "https://portcullis.dev/problems/payload-too-large");
+    assert_eq!(
+        r.json()["type"],
+        "https://portcullis.dev/problems/payload-too-large"
+    );
     let ok = http_raw(
         env.http(),
         "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
@@ -169,7 +203,13 @@ async fn hop_by_hop_headers_do_not_reach_the_upstream() {
     .await;
     assert_eq!(r.status, 200, "{}", r.raw);
     let seen = &r.json()["headers"];
-    for h in ["x-private", "keep-alive", "te", "upgrade", "proxy-authorization"] {
+    for h in [
+        "x-private",
+        "keep-alive",
+        "te",
+        "upgrade",
+        "proxy-authorization",
+    ] {
         assert!(seen.get(h).is_none(), "{h} reached the upstream: {seen}");
     }
     assert_eq!(seen["x-kept"], "yes");
@@ -188,7 +228,10 @@ async fn forwarding_headers_are_set_and_client_ones_replaced() {
     assert_eq!(seen["x-forwarded-for"], "127.0.0.1");
     assert_eq!(seen["x-forwarded-proto"], "http");
     assert_eq!(seen["x-forwarded-host"], "localhost");
-    assert_eq!(seen["forwarded"], "for=127.0.0.1;proto=http;host=\"localhost\"");
+    assert_eq!(
+        seen["forwarded"],
+        "for=127.0.0.1;proto=http;host=\"localhost\""
+    );
     let tls = env
         .https_raw("GET /echo/fwd HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .await;
@@ -198,7 +241,12 @@ async fn forwarding_headers_are_set_and_client_ones_replaced() {
 #[tokio::test]
 async fn trusted_proxies_keep_the_chain() {
     let api = demo_api().await;
-    let env = Env::start(&config(api, DEMO_ROUTES, "trusted_proxies: [127.0.0.1/32]\n")).await;
+    let env = Env::start(&config(
+        api,
+        DEMO_ROUTES,
+        "trusted_proxies: [127.0.0.1/32]\n",
+    ))
+    .await;
     let r = get(env.http(), "/echo/fwd", "X-Forwarded-For: 203.0.113.5\r\n").await;
     let seen = &r.json()["headers"];
     assert_eq!(seen["x-forwarded-for"], "203.0.113.5, 127.0.0.1");
@@ -228,7 +276,10 @@ async fn upstream_5xx_body_is_masked_with_the_request_id() {
     assert!(r.header("server").is_none());
     assert_eq!(r.header("content-type"), Some("application/problem+json"));
     let body = r.json();
-    assert_eq!(body["type"], "https://portcullis.dev/problems/upstream-error");
+    assert_eq!(
+        body["type"],
+        "https://portcullis.dev/problems/upstream-error"
+    );
     assert_eq!(body["request_id"].as_str(), r.header("x-request-id"));
 }
 
@@ -249,7 +300,10 @@ async fn non_public_api_without_auth_is_denied() {
     let env = Env::start(&yaml).await;
     let r = get(env.http(), "/health", "").await;
     assert_eq!(r.status, 403);
-    assert_eq!(r.json()["type"], "https://portcullis.dev/problems/access-denied");
+    assert_eq!(
+        r.json()["type"],
+        "https://portcullis.dev/problems/access-denied"
+    );
 }
 
 #[tokio::test]
@@ -276,22 +330,45 @@ apis:
         listeners_yaml()
     );
     let env = Env::start(&yaml).await;
-    let host = |h: &str, p: &str| format!("GET {p} HTTP/1.1\r\nHost: {h}\r\nConnection: close\r\n\r\n");
-    assert_eq!(http_raw(env.http(), &host("internal.example.com", "/health")).await.status, 200);
-    assert_eq!(http_raw(env.http(), &host("other.example.com", "/health")).await.status, 404);
+    let host =
+        |h: &str, p: &str| format!("GET {p} HTTP/1.1\r\nHost: {h}\r\nConnection: close\r\n\r\n");
+    assert_eq!(
+        http_raw(env.http(), &host("internal.example.com", "/health"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        http_raw(env.http(), &host("other.example.com", "/health"))
+            .await
+            .status,
+        404
+    );
     let r = http_raw(env.http(), &host("a.example.com", "/v1/echo/z?q=1")).await;
     assert_eq!(r.status, 200, "{}", r.raw);
     assert_eq!(r.json()["path"], "/echo/z");
     assert_eq!(r.json()["query"], "q=1");
-    assert_eq!(http_raw(env.http(), &host("example.com", "/v1/echo/z")).await.status, 404);
+    assert_eq!(
+        http_raw(env.http(), &host("example.com", "/v1/echo/z"))
+            .await
+            .status,
+        404
+    );
 }
 
 #[tokio::test]
 async fn slow_request_headers_time_out() {
     let api = demo_api().await;
-    let env = Env::start(&config(api, DEMO_ROUTES, "limits: { header_read_timeout: 500ms }\n")).await;
+    let env = Env::start(&config(
+        api,
+        DEMO_ROUTES,
+        "limits: { header_read_timeout: 500ms }\n",
+    ))
+    .await;
     let mut tcp = tokio::net::TcpStream::connect(env.http()).await.unwrap();
-    tcp.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+    tcp.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
     let started = std::time::Instant::now();
     let mut buf = Vec::new();
     // Keep dribbling a header byte every 200ms; the server must still close at ~500ms.
@@ -306,29 +383,56 @@ async fn slow_request_headers_time_out() {
     let _ = tokio::time::timeout(Duration::from_secs(8), dribble).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), tcp.read_to_end(&mut buf)).await;
     let closed = tcp.write_all(b"X-More: a\r\n\r\n").await.is_err()
-        || tcp.read(&mut [0u8; 1]).await.map(|n| n == 0).unwrap_or(true);
-    assert!(closed, "connection still open after {:?}", started.elapsed());
-    assert!(started.elapsed() < Duration::from_secs(8), "took {:?}", started.elapsed());
+        || tcp
+            .read(&mut [0u8; 1])
+            .await
+            .map(|n| n == 0)
+            .unwrap_or(true);
+    assert!(
+        closed,
+        "connection still open after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
 async fn idle_keep_alive_connections_are_closed() {
     let api = demo_api().await;
-    let env = Env::start(&config(api, DEMO_ROUTES, "limits: { idle_timeout: 300ms }\n")).await;
+    let env = Env::start(&config(
+        api,
+        DEMO_ROUTES,
+        "limits: { idle_timeout: 300ms }\n",
+    ))
+    .await;
     let mut tcp = tokio::net::TcpStream::connect(env.http()).await.unwrap();
-    tcp.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    tcp.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let mut buf = vec![0u8; 4096];
     let n = tcp.read(&mut buf).await.unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
     // Then nothing: the server closes the connection.
     let r = tokio::time::timeout(Duration::from_secs(5), tcp.read(&mut buf)).await;
-    assert!(matches!(r, Ok(Ok(0)) | Ok(Err(_))), "connection was not closed: {r:?}");
+    assert!(
+        matches!(r, Ok(Ok(0)) | Ok(Err(_))),
+        "connection was not closed: {r:?}"
+    );
 }
 
 #[tokio::test]
 async fn slow_request_body_gets_408() {
     let api = demo_api().await;
-    let env = Env::start(&config(api, DEMO_ROUTES, "limits: { request_timeout: 500ms }\n")).await;
+    let env = Env::start(&config(
+        api,
+        DEMO_ROUTES,
+        "limits: { request_timeout: 500ms }\n",
+    ))
+    .await;
     let mut tcp = tokio::net::TcpStream::connect(env.http()).await.unwrap();
     tcp.write_all(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
         .await
@@ -342,7 +446,12 @@ async fn slow_request_body_gets_408() {
 #[tokio::test]
 async fn per_ip_connection_limit_closes_excess_connections() {
     let api = demo_api().await;
-    let env = Env::start(&config(api, DEMO_ROUTES, "limits: { max_connections_per_ip: 2 }\n")).await;
+    let env = Env::start(&config(
+        api,
+        DEMO_ROUTES,
+        "limits: { max_connections_per_ip: 2 }\n",
+    ))
+    .await;
     let _a = tokio::net::TcpStream::connect(env.http()).await.unwrap();
     let _b = tokio::net::TcpStream::connect(env.http()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -369,10 +478,25 @@ async fn access_log_has_one_line_per_request_and_no_secrets() {
     get(env.http(), "/nope", "").await;
     let log = env.access_log().await;
     assert!(!log.contains("sekrit"), "a secret reached the log: {log}");
-    let lines: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), 2, "{log}");
     let first = &lines[0];
-    for key in ["time", "request_id", "client_ip", "method", "path", "status", "bytes_sent", "duration_ms", "route", "upstream", "decision"] {
+    for key in [
+        "time",
+        "request_id",
+        "client_ip",
+        "method",
+        "path",
+        "status",
+        "bytes_sent",
+        "duration_ms",
+        "route",
+        "upstream",
+        "decision",
+    ] {
         assert!(first.get(key).is_some(), "missing {key}: {first}");
     }
     assert_eq!(first["path"], "/echo/log");
@@ -389,7 +513,14 @@ async fn redirect_listener_sends_308_keeping_path_and_query() {
     let addr = env.gw().listener_addr("redirect").unwrap();
     let r = http_raw(addr, "GET /search?q=a%20b&x=1 HTTP/1.1\r\nHost: api.example.com:8080\r\nConnection: close\r\n\r\n").await;
     assert_eq!(r.status, 308, "{}", r.raw);
-    assert_eq!(r.header("location"), Some("https://api.example.com:8443/search?q=a%20b&x=1"));
-    let bad = http_raw(addr, "GET / HTTP/1.1\r\nHost: evil.com/@x\r\nConnection: close\r\n\r\n").await;
+    assert_eq!(
+        r.header("location"),
+        Some("https://api.example.com:8443/search?q=a%20b&x=1")
+    );
+    let bad = http_raw(
+        addr,
+        "GET / HTTP/1.1\r\nHost: evil.com/@x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(bad.status, 400, "{}", bad.raw);
 }

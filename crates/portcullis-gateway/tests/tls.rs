@@ -29,7 +29,7 @@ fn legacy_client_hello(version: u16) -> Vec<u8> {
         body.extend_from_slice(&s.to_be_bytes());
     }
     body.extend_from_slice(&[1, 0]); // compression: null
-    // extensions: supported groups (secp256r1) and ec point formats (uncompressed)
+                                     // extensions: supported groups (secp256r1) and ec point formats (uncompressed)
     let exts: Vec<u8> = vec![
         0x00, 0x0a, 0x00, 0x04, 0x00, 0x02, 0x00, 0x17, //
         0x00, 0x0b, 0x00, 0x02, 0x01, 0x00,
@@ -55,9 +55,18 @@ async fn tls_1_0_and_1_1_handshakes_are_refused_with_a_fatal_alert() {
         let _ = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut buf)).await;
         assert!(buf.len() >= 7, "no answer for {version:#x}: {buf:?}");
         // A fatal alert (protocol_version or handshake_failure), never a ServerHello.
-        assert_eq!(buf[0], 0x15, "expected an alert record for {version:#x}, got {buf:?}");
-        assert_eq!(buf[5], 2, "expected a fatal alert for {version:#x}, got {buf:?}");
-        assert!(matches!(buf[6], 40 | 70), "unexpected alert for {version:#x}: {buf:?}");
+        assert_eq!(
+            buf[0], 0x15,
+            "expected an alert record for {version:#x}, got {buf:?}"
+        );
+        assert_eq!(
+            buf[5], 2,
+            "expected a fatal alert for {version:#x}, got {buf:?}"
+        );
+        assert!(
+            matches!(buf[6], 40 | 70),
+            "unexpected alert for {version:#x}: {buf:?}"
+        );
     }
 }
 
@@ -71,7 +80,11 @@ async fn tls_1_2_and_1_3_are_accepted() {
         let cfg = env.tls_client(&[version], &[b"http/1.1"]);
         let tls = tls_connect(env.https(), cfg).await.unwrap();
         assert_eq!(tls.get_ref().1.protocol_version(), Some(expected));
-        let r = exchange(tls, b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await;
+        let r = exchange(
+            tls,
+            b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        )
+        .await;
         assert_eq!(r.status, 200, "{}", r.raw);
     }
 }
@@ -96,9 +109,10 @@ async fn h2_is_negotiated_by_alpn_and_serves_requests() {
     let cfg = env.tls_client(&[&rustls::version::TLS13], &[b"h2", b"http/1.1"]);
     let tls = tls_connect(env.https(), cfg).await.unwrap();
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
-    let (mut send, conn) = hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
-        .await
-        .unwrap();
+    let (mut send, conn) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+            .await
+            .unwrap();
     tokio::spawn(conn);
     for _ in 0..3 {
         let req = http::Request::builder()
@@ -128,7 +142,9 @@ async fn certificate_is_reloaded_when_files_change_without_dropping_connections(
     // An open HTTP/1.1 keep-alive connection made with the old certificate.
     let cfg = tls_client_for(&keep_ca, &[&rustls::version::TLS13], &[b"http/1.1"]);
     let mut open = tls_connect(env.https(), cfg.clone()).await.unwrap();
-    open.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+    open.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
     let mut buf = vec![0u8; 2048];
     let n = open.read(&mut buf).await.unwrap();
     assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
@@ -151,19 +167,33 @@ async fn certificate_is_reloaded_when_files_change_without_dropping_connections(
     drop(cfg);
 
     // The old connection still works.
-    open.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
+    open.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
     let mut rest = Vec::new();
     open.read_to_end(&mut rest).await.unwrap();
-    assert!(String::from_utf8_lossy(&rest).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&rest));
+    assert!(
+        String::from_utf8_lossy(&rest).starts_with("HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&rest)
+    );
 }
 
 #[tokio::test]
 async fn a_broken_certificate_file_keeps_the_old_certificate() {
     let env = env_with("").await;
-    std::fs::write(env.path("tls/cert.pem"), "-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n").unwrap();
+    std::fs::write(
+        env.path("tls/cert.pem"),
+        "-----BEGIN CERTIFICATE-----\ngarbage\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
     env.gw().reloader().reload_certs(true);
     let cfg = env.tls_client(&[&rustls::version::TLS13], &[b"http/1.1"]);
     let tls = tls_connect(env.https(), cfg).await.unwrap();
-    let r = exchange(tls, b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await;
+    let r = exchange(
+        tls,
+        b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await;
     assert_eq!(r.status, 200);
 }

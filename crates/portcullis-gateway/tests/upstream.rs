@@ -34,11 +34,21 @@ async fn upstreams_seen(env: &Env) -> Vec<String> {
 #[tokio::test]
 async fn a_dead_upstream_gives_502_problem() {
     let dead = dead_port().await;
-    let env = Env::start(&yaml_with_upstream(&format!("    targets: [\"http://{dead}\"]"))).await;
+    let env = Env::start(&yaml_with_upstream(&format!(
+        "    targets: [\"http://{dead}\"]"
+    )))
+    .await;
     let r = get(env.http(), "/health", "").await;
     assert_eq!(r.status, 502, "{}", r.raw);
-    assert_eq!(r.json()["type"], "https://portcullis.dev/problems/upstream-unavailable");
-    assert!(!r.body.contains(&dead.to_string()), "upstream address leaked: {}", r.body);
+    assert_eq!(
+        r.json()["type"],
+        "https://portcullis.dev/problems/upstream-unavailable"
+    );
+    assert!(
+        !r.body.contains(&dead.to_string()),
+        "upstream address leaked: {}",
+        r.body
+    );
 }
 
 #[tokio::test]
@@ -50,7 +60,10 @@ async fn a_slow_upstream_gives_504() {
     .await;
     let r = get(env.http(), "/slow?ms=3000", "").await;
     assert_eq!(r.status, 504, "{}", r.raw);
-    assert_eq!(r.json()["type"], "https://portcullis.dev/problems/upstream-timeout");
+    assert_eq!(
+        r.json()["type"],
+        "https://portcullis.dev/problems/upstream-timeout"
+    );
     assert_eq!(get(env.http(), "/slow?ms=10", "").await.status, 200);
 }
 
@@ -67,7 +80,11 @@ async fn idempotent_requests_are_retried_on_another_target_and_posts_are_not() {
     }
     let mut statuses = HashSet::new();
     for _ in 0..6 {
-        let r = http_raw(env.http(), "POST /echo/r HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi").await;
+        let r = http_raw(
+            env.http(),
+            "POST /echo/r HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
+        )
+        .await;
         statuses.insert(r.status);
     }
     assert!(statuses.contains(&502), "POSTs were retried: {statuses:?}");
@@ -78,7 +95,10 @@ async fn idempotent_requests_are_retried_on_another_target_and_posts_are_not() {
 async fn round_robin_uses_every_target() {
     let a = demo_api().await;
     let b = demo_api().await;
-    let env = Env::start(&yaml_with_upstream(&format!("    targets: [\"http://{a}\", \"http://{b}\"]"))).await;
+    let env = Env::start(&yaml_with_upstream(&format!(
+        "    targets: [\"http://{a}\", \"http://{b}\"]"
+    )))
+    .await;
     for _ in 0..6 {
         assert_eq!(get(env.http(), "/health", "").await.status, 200);
     }
@@ -124,7 +144,10 @@ async fn a_failing_target_is_ejected_then_tried_again() {
             failures += 1;
         }
     }
-    assert_eq!(failures, 2, "the dead target should fail exactly max_failures times before ejection");
+    assert_eq!(
+        failures, 2,
+        "the dead target should fail exactly max_failures times before ejection"
+    );
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let mut after = 0;
     for _ in 0..4 {
@@ -138,7 +161,10 @@ async fn a_failing_target_is_ejected_then_tried_again() {
 #[tokio::test]
 async fn h2c_upstream_is_spoken_with_prior_knowledge() {
     let api = demo_api().await;
-    let env = Env::start(&yaml_with_upstream(&format!("    targets: [\"http://{api}\"]\n    protocol: h2"))).await;
+    let env = Env::start(&yaml_with_upstream(&format!(
+        "    targets: [\"http://{api}\"]\n    protocol: h2"
+    )))
+    .await;
     let r = get(env.http(), "/echo/h2", "").await;
     assert_eq!(r.status, 200, "{}", r.raw);
 }

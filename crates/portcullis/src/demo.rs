@@ -149,13 +149,28 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
 fn print_banner(args: &DemoArgs, dir: &std::path::Path, ca: &std::path::Path, token: &str) {
     let ca_text = ca.display().to_string();
     println!("Portcullis demo is running.\n");
-    println!("  demo API (weak, direct)  http://127.0.0.1:{}", args.api_port);
-    println!("  gateway HTTPS            https://localhost:{}", args.https_port);
-    println!("  gateway HTTP (redirect)  http://localhost:{}", args.http_port);
-    println!("  admin                    http://127.0.0.1:{}", args.admin_port);
+    println!(
+        "  demo API (weak, direct)  http://127.0.0.1:{}",
+        args.api_port
+    );
+    println!(
+        "  gateway HTTPS            https://localhost:{}",
+        args.https_port
+    );
+    println!(
+        "  gateway HTTP (redirect)  http://localhost:{}",
+        args.http_port
+    );
+    println!(
+        "  admin                    http://127.0.0.1:{}",
+        args.admin_port
+    );
     println!("  CA certificate           {ca_text}");
     println!("  admin token              {token}");
-    println!("  access log               {}", dir.join("access.log").display());
+    println!(
+        "  access log               {}",
+        dir.join("access.log").display()
+    );
     println!("\nA short tour (copy a command into another terminal):\n");
     for (i, step) in tour(args, &ca_text, token).iter().enumerate() {
         println!("{}. {}", i + 1, step.title);

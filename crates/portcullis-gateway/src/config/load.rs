@@ -319,8 +319,19 @@ mod tests {
 
     #[test]
     fn garbage_gives_an_error_not_a_panic() {
-        for input in ["", "\0\0", "[", "listeners: {", "a: *b", "- - - -", "listeners: 5"] {
-            assert!(load_str(input, Path::new("c"), Path::new(".")).is_err(), "{input:?}");
+        for input in [
+            "",
+            "\0\0",
+            "[",
+            "listeners: {",
+            "a: *b",
+            "- - - -",
+            "listeners: 5",
+        ] {
+            assert!(
+                load_str(input, Path::new("c"), Path::new(".")).is_err(),
+                "{input:?}"
+            );
         }
     }
 }

@@ -99,12 +99,11 @@ impl SecretRef {
             }
             Self::File(path) => {
                 let full = base_dir.join(path);
-                let text = std::fs::read_to_string(&full).map_err(|e| {
-                    SecretError::FileUnreadable {
+                let text =
+                    std::fs::read_to_string(&full).map_err(|e| SecretError::FileUnreadable {
                         path: full.display().to_string(),
                         reason: e.kind().to_string(),
-                    }
-                })?;
+                    })?;
                 text.trim_end_matches(['\r', '\n']).to_owned()
             }
             Self::Inline(secret) => secret.secret_str().to_owned(),
@@ -162,7 +161,9 @@ mod tests {
     #[test]
     fn references_parse_to_their_kind() {
         assert!(matches!(SecretRef::parse("${env:X}"), SecretRef::Env(n) if n == "X"));
-        assert!(matches!(SecretRef::parse("${file:a/b}"), SecretRef::File(p) if p == Path::new("a/b")));
+        assert!(
+            matches!(SecretRef::parse("${file:a/b}"), SecretRef::File(p) if p == Path::new("a/b"))
+        );
         assert!(SecretRef::parse("${other:x}").is_inline());
     }
 

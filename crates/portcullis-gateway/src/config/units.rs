@@ -36,7 +36,11 @@ impl<'de> Deserialize<'de> for DurationValue {
         let text = String::deserialize(deserializer)?;
         humantime::parse_duration(text.trim())
             .map(DurationValue)
-            .map_err(|e| de::Error::custom(format!("invalid duration {text:?} ({e}); write e.g. \"250ms\", \"10s\", \"5m\"")))
+            .map_err(|e| {
+                de::Error::custom(format!(
+                    "invalid duration {text:?} ({e}); write e.g. \"250ms\", \"10s\", \"5m\""
+                ))
+            })
     }
 }
 

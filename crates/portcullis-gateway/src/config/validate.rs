@@ -50,14 +50,20 @@ fn listener_findings(loaded: &LoadedConfig) -> Vec<Finding> {
     let cfg = &loaded.config;
     let mut out = Vec::new();
     if cfg.listeners.is_empty() {
-        out.push(Finding::error("listeners", "at least one listener is needed"));
+        out.push(Finding::error(
+            "listeners",
+            "at least one listener is needed",
+        ));
     }
     let mut names = HashSet::new();
     let mut binds = HashSet::new();
     for (i, l) in cfg.listeners.iter().enumerate() {
         let at = format!("listeners.{i}");
         if !names.insert(l.name.as_str()) {
-            out.push(Finding::error(format!("{at}.name"), format!("listener name {:?} used twice", l.name)));
+            out.push(Finding::error(
+                format!("{at}.name"),
+                format!("listener name {:?} used twice", l.name),
+            ));
         }
         match parse_bind(&l.bind) {
             Ok(addr) if addr.port() != 0 && !binds.insert(addr) => out.push(Finding::error(
@@ -82,7 +88,10 @@ fn listener_findings(loaded: &LoadedConfig) -> Vec<Finding> {
         }
         if let Some(r) = &l.redirect_https {
             if r.port == 0 {
-                out.push(Finding::error(format!("{at}.redirect_https.port"), "port must not be 0"));
+                out.push(Finding::error(
+                    format!("{at}.redirect_https.port"),
+                    "port must not be 0",
+                ));
             }
         }
     }
@@ -115,7 +124,10 @@ fn warnings(loaded: &LoadedConfig) -> Vec<Finding> {
         if l.tls.is_none() && l.redirect_https.is_none() {
             out.push(Finding::warning(
                 format!("listeners.{i}"),
-                format!("listener {:?} serves plain HTTP (no tls, no redirect_https)", l.name),
+                format!(
+                    "listener {:?} serves plain HTTP (no tls, no redirect_https)",
+                    l.name
+                ),
             ));
         }
     }
@@ -141,7 +153,10 @@ fn warnings(loaded: &LoadedConfig) -> Vec<Finding> {
                 let name = r.name.as_deref().unwrap_or(&r.path);
                 out.push(Finding::warning(
                     format!("apis.{ai}.routes.{ri}"),
-                    format!("route {name:?} of API {:?} has no authentication (public: true)", api.name),
+                    format!(
+                        "route {name:?} of API {:?} has no authentication (public: true)",
+                        api.name
+                    ),
                 ));
             }
         } else {

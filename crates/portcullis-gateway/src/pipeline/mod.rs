@@ -82,7 +82,10 @@ mod tests {
     #[test]
     fn stage_order_is_fixed() {
         let (api, route) = cfg(false, false);
-        let names: Vec<_> = build_stages(&api, &route).iter().map(|s| s.name()).collect();
+        let names: Vec<_> = build_stages(&api, &route)
+            .iter()
+            .map(|s| s.name())
+            .collect();
         assert_eq!(names, ["default_deny", "error_masking"]);
         let (api, route) = cfg(true, true);
         assert!(build_stages(&api, &route).is_empty());

@@ -60,7 +60,8 @@ impl SecurityHeaders {
             .remove
             .iter()
             .map(|n| {
-                HeaderName::from_bytes(n.as_bytes()).map_err(|_| format!("invalid header name {n:?}"))
+                HeaderName::from_bytes(n.as_bytes())
+                    .map_err(|_| format!("invalid header name {n:?}"))
             })
             .collect::<Result<_, _>>()?;
         Ok(Self { hsts, set, remove })
@@ -99,14 +100,18 @@ mod tests {
         assert_eq!(h["cache-control"], "no-store");
         assert!(h.get(STRICT_TRANSPORT_SECURITY).is_none());
         sh.apply(&mut h, true);
-        assert_eq!(h[STRICT_TRANSPORT_SECURITY], "max-age=31536000; includeSubDomains");
+        assert_eq!(
+            h[STRICT_TRANSPORT_SECURITY],
+            "max-age=31536000; includeSubDomains"
+        );
     }
 
     #[test]
     fn a_default_can_be_replaced_or_dropped() {
         let mut cfg = SecurityHeadersConfig::default();
         cfg.set.insert("Cache-Control".into(), "".into());
-        cfg.set.insert("Permissions-Policy".into(), "geolocation=()".into());
+        cfg.set
+            .insert("Permissions-Policy".into(), "geolocation=()".into());
         let sh = SecurityHeaders::new(&cfg).unwrap();
         let mut h = HeaderMap::new();
         sh.apply(&mut h, false);

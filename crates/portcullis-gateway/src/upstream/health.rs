@@ -44,7 +44,11 @@ impl Health {
             self.ejected_until
                 .store(now_ms().saturating_add(ms).max(1), Ordering::Relaxed);
             self.consecutive_failures.store(0, Ordering::Relaxed);
-            tracing::warn!(event = "upstream_target_ejected", eject_ms = ms, "target ejected after consecutive failures");
+            tracing::warn!(
+                event = "upstream_target_ejected",
+                eject_ms = ms,
+                "target ejected after consecutive failures"
+            );
         }
     }
 }

@@ -60,7 +60,9 @@ impl Target {
             ));
         }
         if authority.as_str().contains('@') {
-            return Err(format!("target {url:?}: credentials in URLs are not allowed"));
+            return Err(format!(
+                "target {url:?}: credentials in URLs are not allowed"
+            ));
         }
         let host_header = HeaderValue::from_str(authority.as_str())
             .map_err(|_| format!("target {url:?}: invalid host"))?;
@@ -184,7 +186,9 @@ impl Upstream {
             let choice = match self.balance {
                 Balance::RoundRobin => {
                     let start = self.next.fetch_add(1, Ordering::Relaxed);
-                    (0..n).map(|k| (start + k) % n).find(|&i| usable(i, allow_ejected))
+                    (0..n)
+                        .map(|k| (start + k) % n)
+                        .find(|&i| usable(i, allow_ejected))
                 }
                 Balance::LeastRequests => (0..n)
                     .filter(|&i| usable(i, allow_ejected))

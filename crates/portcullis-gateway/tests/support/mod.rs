@@ -23,7 +23,9 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 /// A running demo API on a free port.
 pub async fn demo_api() -> SocketAddr {
-    let api = DemoApi::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let api = DemoApi::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
     api.addr
 }
 
@@ -132,13 +134,20 @@ impl Env {
     }
 
     /// A TLS client config trusting this environment's CA.
-    pub fn tls_client(&self, versions: &[&'static rustls::SupportedProtocolVersion], alpn: &[&[u8]]) -> Arc<ClientConfig> {
+    pub fn tls_client(
+        &self,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+        alpn: &[&[u8]],
+    ) -> Arc<ClientConfig> {
         tls_client_for(&self.pki.ca, versions, alpn)
     }
 
     /// Sends raw bytes over TLS (HTTP/1.1 ALPN) and reads the whole answer.
     pub async fn https_raw(&self, request: &str) -> Response {
-        let cfg = self.tls_client(&[&rustls::version::TLS13, &rustls::version::TLS12], &[b"http/1.1"]);
+        let cfg = self.tls_client(
+            &[&rustls::version::TLS13, &rustls::version::TLS12],
+            &[b"http/1.1"],
+        );
         let tls = tls_connect(self.https(), cfg).await.unwrap();
         exchange(tls, request.as_bytes()).await
     }
@@ -150,17 +159,23 @@ impl Env {
     }
 }
 
-pub fn tls_client_for(ca: &Path, versions: &[&'static rustls::SupportedProtocolVersion], alpn: &[&[u8]]) -> Arc<ClientConfig> {
+pub fn tls_client_for(
+    ca: &Path,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    alpn: &[&[u8]],
+) -> Arc<ClientConfig> {
     use rustls::pki_types::pem::PemObject;
     let mut roots = RootCertStore::empty();
     for c in rustls::pki_types::CertificateDer::pem_file_iter(ca).unwrap() {
         roots.add(c.unwrap()).unwrap();
     }
-    let mut cfg = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-        .with_protocol_versions(versions)
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let mut cfg = ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_protocol_versions(versions)
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
     cfg.alpn_protocols = alpn.iter().map(|a| a.to_vec()).collect();
     Arc::new(cfg)
 }
@@ -207,7 +222,9 @@ pub async fn http_raw(addr: SocketAddr, request: &str) -> Response {
 pub async fn get(addr: SocketAddr, path: &str, extra_headers: &str) -> Response {
     http_raw(
         addr,
-        &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra_headers}Connection: close\r\n\r\n"),
+        &format!(
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra_headers}Connection: close\r\n\r\n"
+        ),
     )
     .await
 }
@@ -235,7 +252,11 @@ pub fn parse(buf: &[u8]) -> Response {
     let chunked = headers
         .iter()
         .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
-    let body = if chunked { dechunk(body) } else { body.to_owned() };
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_owned()
+    };
     Response {
         status,
         headers,
@@ -259,7 +280,9 @@ fn dechunk(mut s: &str) -> String {
 
 /// GET on the admin listener with an optional bearer token.
 pub async fn admin_get(env: &Env, path: &str, token: Option<&str>) -> Response {
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     http_raw(
         env.admin(),
         &format!("GET {path} HTTP/1.1\r\nHost: admin\r\n{auth}Connection: close\r\n\r\n"),

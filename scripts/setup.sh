@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what Portcullis' tests and benchmarks need on Debian 12, when it is missing.
+#   scripts/setup.sh          # for the tests
+#   scripts/setup.sh bench    # also nginx, wrk and util-linux (taskset) for bench/
+# Only the Rust toolchain is assumed. Idempotent: does nothing when everything is present.
+set -euo pipefail
+
+want=(curl ca-certificates)   # curl: used by the demo tour; tests need no external server yet
+if [ "${1:-test}" = "bench" ]; then
+  want+=(nginx-light wrk util-linux procps)
+fi
+
+missing=()
+for pkg in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null 2>&1 || { echo "setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  SUDO="sudo"
+fi
+echo "setup: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts nginx on install; the benchmark runs its own instance.
+if [[ " ${missing[*]} " == *" nginx-light "* ]]; then
+  ($SUDO systemctl stop nginx 2>/dev/null || $SUDO service nginx stop 2>/dev/null || $SUDO pkill -x nginx 2>/dev/null) || true
+fi
