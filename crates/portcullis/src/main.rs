@@ -27,6 +27,9 @@ enum Command {
         /// Config file (YAML).
         #[arg(short, long)]
         config: PathBuf,
+        /// Worker threads (default: one per CPU the process may run on).
+        #[arg(long)]
+        workers: Option<usize>,
     },
     /// Validate a config like `nginx -t`: exit 0 with a summary, or 1 with every error.
     Check {
@@ -68,8 +71,8 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Serve { config } => run_async(serve(config)),
-        Command::Demo(args) => run_async(demo::run(args)),
+        Command::Serve { config, workers } => run_async(workers, serve(config)),
+        Command::Demo(args) => run_async(None, demo::run(args)),
     }
 }
 
@@ -84,12 +87,16 @@ fn init_logging() {
         .try_init();
 }
 
-fn run_async(fut: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+fn run_async(
+    workers: Option<usize>,
+    fut: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> ExitCode {
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        builder.worker_threads(n.max(1));
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Load benchmark: the origin directly, nginx as a reverse proxy, and Portcullis, over plain HTTP
+# and TLS; GET of a 1 KB JSON body with 50 keep-alive connections (wrk). Then the RSS of each
+# proxy with 1,000 idle keep-alive connections.
+#
+#   bench/run.sh                 # full run (about 2 minutes)
+#   DURATION=5s bench/run.sh     # shorter
+#
+# Pinning on a 2-core machine: the proxy under test (nginx with 1 worker, or Portcullis with 1
+# worker thread) gets CPU 0 to itself; the origin (an nginx serving a static file) and wrk share
+# CPU 1. Both proxies keep pooled keep-alive connections to the origin and write an access log
+# to a file. Results go to bench/results/ and a Markdown table is printed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh bench
+cargo build --release --locked -q
+
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-50}
+PROXY_CPU=${PROXY_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+ORIGIN_PORT=18081 NGINX_PORT=18082 NGINX_TLS_PORT=18443 PC_PORT=18083 PC_TLS_PORT=18444
+work=$(mktemp -d /tmp/portcullis-bench.XXXXXX)
+out=bench/results
+mkdir -p "$out" "$work/tls" "$work/logs"
+chmod 755 "$work" "$work/logs"; chmod 777 "$work/logs"   # nginx workers run unprivileged
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.3; }
+trap cleanup EXIT
+
+# 1 KB JSON body.
+python3 - "$work/data.json" <<'PY'
+import sys
+p = sys.argv[1]
+body = '{"data":"' + "a" * 1013 + '"}'
+assert len(body) == 1024
+open(p, "w").write(body)
+PY
+
+# A throwaway certificate for both proxies.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+  -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+  -keyout "$work/tls/key.pem" -out "$work/tls/cert.pem" 2>/dev/null
+
+cat > "$work/origin.conf" <<EOF
+daemon off; worker_processes 1; pid $work/origin.pid; error_log $work/logs/origin-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off; keepalive_requests 1000000;
+  server { listen 127.0.0.1:$ORIGIN_PORT; root $work; location / { default_type application/json; } }
+}
+EOF
+
+cat > "$work/nginx.conf" <<EOF
+daemon off; worker_processes 1; pid $work/nginx.pid; error_log $work/logs/nginx-error.log;
+events { worker_connections 8192; }
+http {
+  access_log $work/logs/nginx-access.log combined buffer=64k flush=1s;
+  keepalive_requests 1000000;
+  upstream origin { server 127.0.0.1:$ORIGIN_PORT; keepalive 64; }
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    listen 127.0.0.1:$NGINX_TLS_PORT ssl http2;
+    ssl_certificate $work/tls/cert.pem; ssl_certificate_key $work/tls/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / {
+      proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_hide_header Server; add_header Strict-Transport-Security "max-age=31536000" always;
+      add_header X-Content-Type-Options nosniff always;
+    }
+  }
+}
+EOF
+
+cat > "$work/portcullis.yaml" <<EOF
+listeners:
+  - { name: http, bind: "127.0.0.1:$PC_PORT" }
+  - { name: https, bind: "127.0.0.1:$PC_TLS_PORT", tls: { cert: tls/cert.pem, key: tls/key.pem } }
+limits: { max_connections: 20000, max_connections_per_ip: 20000 }
+access_log: { path: logs/portcullis-access.log }
+upstreams:
+  origin: { targets: ["http://127.0.0.1:$ORIGIN_PORT"], max_idle_per_target: 128 }
+apis:
+  - name: bench
+    upstream: origin
+    public: true
+    routes:
+      - { path: /data.json, methods: [GET] }
+EOF
+
+taskset -c "$LOAD_CPU" nginx -c "$work/origin.conf" -p "$work" & pids+=($!)
+taskset -c "$PROXY_CPU" nginx -c "$work/nginx.conf" -p "$work" & pids+=($!); nginx_pid=$!
+PORTCULLIS_LOG=warn taskset -c "$PROXY_CPU" target/release/portcullis serve --workers 1 \
+  --config "$work/portcullis.yaml" 2>"$work/logs/portcullis.err" & pids+=($!); pc_pid=$!
+sleep 1
+
+run() { # name url
+  local name=$1 url=$2
+  taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s "$url" >/dev/null 2>&1 || true   # warm-up
+  local res
+  res=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$url")
+  echo "$res" > "$out/$name.txt"
+  local rps p99
+  rps=$(echo "$res" | awk '/Requests\/sec/ {print $2}')
+  p99=$(echo "$res" | awk '$1=="99%" {print $2}')
+  local errs
+  errs=$(echo "$res" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
+  printf '| %-22s | %12s | %10s | %s |\n' "$name" "$rps" "$p99" "${errs:-}"
+}
+
+{
+echo "wrk -t1 -c$CONNS -d$DURATION, GET 1 KB JSON; proxy on CPU $PROXY_CPU, origin and wrk on CPU $LOAD_CPU"
+echo
+echo "| target | requests/s | p99 | errors |"
+echo "| --- | ---: | ---: | --- |"
+run origin-direct "http://127.0.0.1:$ORIGIN_PORT/data.json"
+run nginx-http "http://127.0.0.1:$NGINX_PORT/data.json"
+run portcullis-http "http://127.0.0.1:$PC_PORT/data.json"
+run nginx-tls "https://127.0.0.1:$NGINX_TLS_PORT/data.json"
+run portcullis-tls "https://127.0.0.1:$PC_TLS_PORT/data.json"
+echo
+for spec in "nginx:$nginx_pid:$NGINX_PORT" "portcullis:$pc_pid:$PC_PORT"; do
+  IFS=: read -r name pid port <<<"$spec"
+  # nginx: measure the worker (the master holds no connections).
+  if [ "$name" = nginx ]; then pid=$(pgrep -P "$pid" | head -n1); fi
+  echo "$name idle connections: $(python3 bench/idle_conns.py "$pid" 127.0.0.1 "$port" 1000)"
+done
+} | tee "$out/summary.md"
