@@ -94,36 +94,49 @@ taskset -c "$PROXY_CPU" nginx -c "$work/nginx.conf" -p "$work" & pids+=($!); ngi
 PORTCULLIS_LOG=warn taskset -c "$PROXY_CPU" target/release/portcullis serve --workers 1 \
   --config "$work/portcullis.yaml" 2>"$work/logs/portcullis.err" & pids+=($!); pc_pid=$!
 sleep 1
+nginx_worker=$(pgrep -P "$nginx_pid" | head -n1)
 
-run() { # name url
-  local name=$1 url=$2
+cpu_ticks() { # utime+stime of a process (clock ticks); 0 when no pid
+  [ -n "${1:-}" ] || { echo 0; return; }
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
+run() { # name url [pid of the proxy process that does the work]
+  local name=$1 url=$2 pid=${3:-}
   taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s "$url" >/dev/null 2>&1 || true   # warm-up
   local res
+  local t0; t0=$(cpu_ticks "$pid")
   res=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$url")
+  local t1; t1=$(cpu_ticks "$pid")
   echo "$res" > "$out/$name.txt"
   local rps p99
   rps=$(echo "$res" | awk '/Requests\/sec/ {print $2}')
   p99=$(echo "$res" | awk '$1=="99%" {print $2}')
   local errs
   errs=$(echo "$res" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
-  printf '| %-22s | %12s | %10s | %s |\n' "$name" "$rps" "$p99" "${errs:-}"
+  local total cpu_us="-"
+  total=$(echo "$res" | awk '/requests in/ {print $1}')
+  if [ -n "$pid" ] && [ "${total:-0}" -gt 0 ]; then
+    cpu_us=$(awk -v t=$((t1 - t0)) -v n="$total" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')
+  fi
+  printf '| %-22s | %12s | %10s | %8s | %s |\n' "$name" "$rps" "$p99" "$cpu_us" "${errs:-}"
 }
 
 {
 echo "wrk -t1 -c$CONNS -d$DURATION, GET 1 KB JSON; proxy on CPU $PROXY_CPU, origin and wrk on CPU $LOAD_CPU"
 echo
-echo "| target | requests/s | p99 | errors |"
-echo "| --- | ---: | ---: | --- |"
+echo "| target | requests/s | p99 | proxy CPU µs/req | errors |"
+echo "| --- | ---: | ---: | ---: | --- |"
 run origin-direct "http://127.0.0.1:$ORIGIN_PORT/data.json"
-run nginx-http "http://127.0.0.1:$NGINX_PORT/data.json"
-run portcullis-http "http://127.0.0.1:$PC_PORT/data.json"
-run nginx-tls "https://127.0.0.1:$NGINX_TLS_PORT/data.json"
-run portcullis-tls "https://127.0.0.1:$PC_TLS_PORT/data.json"
+run nginx-http "http://127.0.0.1:$NGINX_PORT/data.json" "$nginx_worker"
+run portcullis-http "http://127.0.0.1:$PC_PORT/data.json" "$pc_pid"
+run nginx-tls "https://127.0.0.1:$NGINX_TLS_PORT/data.json" "$nginx_worker"
+run portcullis-tls "https://127.0.0.1:$PC_TLS_PORT/data.json" "$pc_pid"
 echo
 for spec in "nginx:$nginx_pid:$NGINX_PORT" "portcullis:$pc_pid:$PC_PORT"; do
   IFS=: read -r name pid port <<<"$spec"
   # nginx: measure the worker (the master holds no connections).
-  if [ "$name" = nginx ]; then pid=$(pgrep -P "$pid" | head -n1); fi
+  if [ "$name" = nginx ]; then pid=$nginx_worker; fi
   echo "$name idle connections: $(python3 bench/idle_conns.py "$pid" 127.0.0.1 "$port" 1000)"
 done
 } | tee "$out/summary.md"

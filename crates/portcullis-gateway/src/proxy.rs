@@ -149,7 +149,11 @@ pub async fn handle(
         route.max_body_bytes,
         started + rt.limits.request_timeout,
     );
-    let retryable = is_idempotent(&parts.method) && http_body::Body::is_end_stream(&request_body);
+    // Retries go to another target (a pooled connection that went stale is already retried by
+    // the client), so a single-target upstream never pays for keeping a copy of the headers.
+    let retryable = is_idempotent(&parts.method)
+        && http_body::Body::is_end_stream(&request_body)
+        && upstream.len() > 1;
     let attempts = if retryable { 1 + upstream.retries } else { 1 };
     let mut request_body = Some(request_body);
     let mut tried: u64 = 0;

@@ -51,24 +51,41 @@ pub fn check_head(
 
 /// Refuses paths an upstream could read differently from the router.
 fn check_path(path: &str) -> Result<(), Refusal> {
-    if !path.starts_with('/') {
+    if !path.starts_with('/') || path.contains('\\') {
         return Err(Refusal::BadRequest);
     }
-    let lower = path.to_ascii_lowercase();
-    if lower.contains("%2f")
-        || lower.contains("%5c")
-        || lower.contains("%00")
-        || path.contains('\\')
-    {
-        return Err(Refusal::BadRequest);
+    let bytes = path.as_bytes();
+    // Encoded separators and NUL: %2f, %5c, %00 (any case).
+    for (i, _) in path.match_indices('%') {
+        let pair = bytes.get(i + 1..i + 3).unwrap_or_default();
+        if pair.eq_ignore_ascii_case(b"2f") || pair.eq_ignore_ascii_case(b"5c") || pair == b"00" {
+            return Err(Refusal::BadRequest);
+        }
     }
-    for segment in lower.split('/') {
-        let decoded = segment.replace("%2e", ".");
-        if decoded == "." || decoded == ".." {
+    // Dot-segments, also percent-encoded: ".", "..", "%2e", "%2e%2e", ".%2e", ...
+    for segment in path.split('/') {
+        if is_dot_segment(segment) {
             return Err(Refusal::BadRequest);
         }
     }
     Ok(())
+}
+
+/// True for a segment made of one or two dots, each written `.` or `%2e`.
+fn is_dot_segment(segment: &str) -> bool {
+    let mut rest = segment.as_bytes();
+    let mut dots = 0;
+    while !rest.is_empty() {
+        if rest[0] == b'.' {
+            rest = &rest[1..];
+        } else if rest.len() >= 3 && rest[0] == b'%' && rest[1..3].eq_ignore_ascii_case(b"2e") {
+            rest = &rest[3..];
+        } else {
+            return false;
+        }
+        dots += 1;
+    }
+    dots == 1 || dots == 2
 }
 
 /// The host to route on: the URI authority (HTTP/2, absolute form) or the Host header,

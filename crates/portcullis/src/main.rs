@@ -92,9 +92,13 @@ fn run_async(
     fut: impl std::future::Future<Output = anyhow::Result<()>>,
 ) -> ExitCode {
     init_logging();
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    if let Some(n) = workers {
-        builder.worker_threads(n.max(1));
+    // One worker: a current-thread runtime (no work-stealing bookkeeping), like one nginx worker.
+    let mut builder = match workers {
+        Some(1) => tokio::runtime::Builder::new_current_thread(),
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    if let Some(n) = workers.filter(|n| *n > 1) {
+        builder.worker_threads(n);
     }
     let runtime = match builder.enable_all().build() {
         Ok(r) => r,

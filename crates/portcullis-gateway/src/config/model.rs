@@ -251,8 +251,8 @@ pub struct UpstreamConfig {
     /// Most idle pooled connections kept per target.
     #[serde(default = "defaults::max_idle_per_target")]
     pub max_idle_per_target: usize,
-    /// Extra attempts on another target for idempotent requests without a body when the first
-    /// attempt could not connect or timed out.
+    /// Extra attempts, each on another target, for idempotent requests without a body when an
+    /// attempt could not connect or timed out (none with a single target).
     #[serde(default = "defaults::retries")]
     pub retries: u32,
     /// Passive health checking.
