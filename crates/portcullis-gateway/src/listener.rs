@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant as StdInstant};
 
-use http::{header, HeaderValue, Request, Response, StatusCode};
+use http::Request;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -25,7 +25,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
-use crate::body::ProxyBody;
 use crate::framing_sniffer::FramingSniffer;
 use crate::problem::Refusal;
 use crate::proxy::{self, ConnInfo, Shared};
@@ -254,7 +253,9 @@ impl Connection {
             async move {
                 let resp = match kind {
                     ListenerKind::Proxy => proxy::handle(shared, info, req).await,
-                    ListenerKind::RedirectHttps(port) => Ok(redirect(&req, port)),
+                    ListenerKind::RedirectHttps(port) => {
+                        proxy::redirect(shared, info, req, port).await
+                    }
                 };
                 drop(in_flight);
                 resp
@@ -306,32 +307,6 @@ fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .max_local_error_reset_streams(limits.h2_max_local_error_reset_streams)
         .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
     builder
-}
-
-/// The 308 answer of a redirect listener: same host (without port), same path and query.
-fn redirect(req: &Request<Incoming>, port: u16) -> Response<ProxyBody> {
-    let request_id = crate::forwarding::request_id(req.headers());
-    let host = match crate::request_guard::check_head(req.uri(), req.headers(), req.version(), 8192)
-    {
-        Ok(h) if !h.is_empty() => h,
-        Ok(_) => return Refusal::BadRequest.respond(&request_id),
-        Err(r) => return r.respond(&request_id),
-    };
-    let pq = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
-    let location = if port == 443 {
-        format!("https://{host}{pq}")
-    } else {
-        format!("https://{host}:{port}{pq}")
-    };
-    let mut resp = Response::new(ProxyBody::empty());
-    *resp.status_mut() = StatusCode::PERMANENT_REDIRECT;
-    match HeaderValue::from_str(&location) {
-        Ok(v) => {
-            resp.headers_mut().insert(header::LOCATION, v);
-        }
-        Err(_) => return Refusal::BadRequest.respond(&request_id),
-    }
-    resp
 }
 
 /// Tracks when a connection last moved bytes and how many requests it has in flight.

@@ -256,6 +256,56 @@ pub async fn handle(
     ))
 }
 
+/// Serves a request on a redirect listener: 308 to HTTPS on `port`, same host (without its
+/// port), path and query. The Host is validated first, so it cannot inject a different target.
+pub async fn redirect(
+    shared: Arc<Shared>,
+    conn: Arc<ConnInfo>,
+    req: Request<Incoming>,
+    port: u16,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let rt = shared.runtime.load_full();
+    let parts = req.into_parts().0;
+    let request_id = forwarding::request_id(&parts.headers);
+    let ctx = Ctx {
+        shared: &shared,
+        rt: &rt,
+        conn: &conn,
+        started: Instant::now(),
+        request_id: &request_id,
+        client_ip: rt.trusted_proxies.client_ip(conn.peer.ip(), &parts.headers),
+        method: &parts.method,
+        version: parts.version,
+        path: parts.uri.path(),
+    };
+    let host = match request_guard::check(&parts, rt.limits.max_uri_bytes) {
+        Ok(h) if !h.is_empty() => h,
+        Ok(_) => return Ok(ctx.refuse(Refusal::BadRequest, None, None)),
+        Err(r) => return Ok(ctx.refuse(r, None, None)),
+    };
+    let pq = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let location = if port == 443 {
+        format!("https://{host}{pq}")
+    } else {
+        format!("https://{host}:{port}{pq}")
+    };
+    let Ok(location) = HeaderValue::from_str(&location) else {
+        return Ok(ctx.refuse(Refusal::BadRequest, None, None));
+    };
+    let mut resp = Response::new(ProxyBody::empty());
+    *resp.status_mut() = http::StatusCode::PERMANENT_REDIRECT;
+    resp.headers_mut().insert(header::LOCATION, location);
+    Ok(ctx.finish(
+        resp,
+        Outcome {
+            route: None,
+            upstream: None,
+            upstream_ms: None,
+            decision: "redirect",
+        },
+    ))
+}
+
 /// Per-request context for writing answers.
 #[derive(Clone, Copy)]
 struct Ctx<'a> {
