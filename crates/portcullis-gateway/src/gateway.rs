@@ -63,21 +63,7 @@ impl Reloader {
             return Ok(());
         };
         self.stamp.store(Arc::new(file_stamp(path)));
-        let result = load_file(path).and_then(|loaded| {
-            let report = validate::check(&loaded);
-            if !report.is_ok() {
-                return Err(ConfigError {
-                    diagnostics: loaded
-                        .diagnose(&report.findings)
-                        .into_iter()
-                        .filter(|d| d.severity == Severity::Error)
-                        .collect(),
-                });
-            }
-            Runtime::build(&loaded, &self.shared.metrics).map_err(|findings| ConfigError {
-                diagnostics: loaded.diagnose(&findings),
-            })
-        });
+        let result = load_file(path).and_then(|loaded| compile(&loaded, &self.shared.metrics));
         match result {
             Ok(rt) => {
                 self.shared.runtime.store(Arc::new(rt));
@@ -148,21 +134,8 @@ impl Gateway {
     /// from the file.
     pub async fn start(loaded: LoadedConfig, watch_file: bool) -> Result<Self, StartError> {
         crate::tls::install_provider();
-        let report = validate::check(&loaded);
-        if !report.is_ok() {
-            return Err(ConfigError {
-                diagnostics: loaded
-                    .diagnose(&report.findings)
-                    .into_iter()
-                    .filter(|d| d.severity == Severity::Error)
-                    .collect(),
-            }
-            .into());
-        }
         let metrics = Arc::new(Metrics::new());
-        let runtime = Runtime::build(&loaded, &metrics).map_err(|f| ConfigError {
-            diagnostics: loaded.diagnose(&f),
-        })?;
+        let runtime = compile(&loaded, &metrics)?;
         let cfg = &loaded.config;
         let log_path = match cfg.access_log.path.as_str() {
             "stdout" => "stdout".to_owned(),
@@ -335,6 +308,23 @@ impl Gateway {
             t.abort();
         }
     }
+}
+
+/// Runs every check on a loaded config and compiles it; errors carry their locations.
+fn compile(loaded: &LoadedConfig, metrics: &Metrics) -> Result<Runtime, ConfigError> {
+    let report = validate::check(loaded);
+    if !report.is_ok() {
+        return Err(ConfigError {
+            diagnostics: loaded
+                .diagnose(&report.findings)
+                .into_iter()
+                .filter(|d| d.severity == Severity::Error)
+                .collect(),
+        });
+    }
+    Runtime::build(loaded, metrics).map_err(|findings| ConfigError {
+        diagnostics: loaded.diagnose(&findings),
+    })
 }
 
 fn config_error(loaded: &LoadedConfig, message: String) -> StartError {

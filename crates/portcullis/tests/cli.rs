@@ -9,6 +9,20 @@ fn portcullis() -> Command {
     Command::new(env!("CARGO_BIN_EXE_portcullis"))
 }
 
+/// Runs `portcullis check --config PATH`: (exit code, stdout, stderr).
+fn check(path: &std::path::Path) -> (Option<i32>, String, String) {
+    let out = portcullis()
+        .args(["check", "--config"])
+        .arg(path)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -26,17 +40,8 @@ fn check_accepts_a_valid_config_with_a_summary_and_warnings() {
         "listeners:\n  - { name: web, bind: 127.0.0.1:0 }\nupstreams:\n  u: { targets: [\"http://127.0.0.1:9\"] }\napis:\n  - name: a\n    upstream: u\n    public: true\n    routes:\n      - { name: r, path: /x }\n",
     )
     .unwrap();
-    let out = portcullis()
-        .args(["check", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, stdout, stderr) = check(&cfg);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
     assert!(stdout.contains("config OK"), "{stdout}");
     assert!(
         stdout.contains("1 API(s), 1 route(s), 1 upstream(s)"),
@@ -61,13 +66,8 @@ fn check_refuses_a_bad_config_with_every_error_located() {
         "listeners:\n  - { name: web, bind: nowhere }\napis:\n  - name: a\n    upstream: ghost\n    public: true\n    routes:\n      - { path: /x }\n",
     )
     .unwrap();
-    let out = portcullis()
-        .args(["check", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let (code, _, stderr) = check(&cfg);
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("bad.yaml:2:24: invalid bind address"),
         "{stderr}"
@@ -79,24 +79,16 @@ fn check_refuses_a_bad_config_with_every_error_located() {
     assert!(stderr.contains("2 error(s); config refused"), "{stderr}");
 
     std::fs::write(&cfg, "listeners: []\nlimits:\n  max_body_bites: 3\n").unwrap();
-    let out = portcullis()
-        .args(["check", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1));
+    let (code, _, stderr) = check(&cfg);
+    assert_eq!(code, Some(1));
     assert!(
         stderr.contains("bad.yaml:3:") && stderr.contains("max_body_bites"),
         "{stderr}"
     );
 
-    let out = portcullis()
-        .args(["check", "--config", "/nonexistent/x.yaml"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read config"));
+    let (code, _, stderr) = check(std::path::Path::new("/nonexistent/x.yaml"));
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("cannot read config"), "{stderr}");
 }
 
 #[test]
