@@ -221,6 +221,7 @@ impl Connection {
                             stream,
                             activity.clone(),
                             self.info.framing_conflict.clone(),
+                            false,
                         );
                         self.serve_http(io, activity, &limits).await;
                     }
@@ -231,7 +232,12 @@ impl Connection {
                 }
             }
             None => {
-                let io = ActivityIo::new(tcp, activity.clone(), self.info.framing_conflict.clone());
+                let io = ActivityIo::new(
+                    tcp,
+                    activity.clone(),
+                    self.info.framing_conflict.clone(),
+                    true,
+                );
                 self.serve_http(io, activity, &limits).await;
             }
         }
@@ -365,16 +371,18 @@ struct ActivityIo<I> {
     activity: Arc<Activity>,
     sniffer: FramingSniffer,
     conflict: FramingConflict,
+    vectored: bool,
 }
 
 impl<I> ActivityIo<I> {
-    fn new(inner: I, activity: Arc<Activity>, conflict: FramingConflict) -> Self {
+    fn new(inner: I, activity: Arc<Activity>, conflict: FramingConflict, vectored: bool) -> Self {
         activity.touch();
         Self {
             inner,
             activity,
             sniffer: FramingSniffer::default(),
             conflict,
+            vectored,
         }
     }
 }
@@ -424,7 +432,9 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for ActivityIo<I> {
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        // Over TLS, rustls seals each slice of a vectored write into its own record; saying
+        // "not vectored" makes hyper flatten head and body into one buffer, hence one record.
+        self.vectored && self.inner.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
