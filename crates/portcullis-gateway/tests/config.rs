@@ -224,6 +224,24 @@ fn check_warns_about_weak_settings() {
         .any(|w| w.message.contains("default deny")));
 }
 
+/// Checks `examples/NAME` with `base` as its folder: (error messages, report).
+fn check_example(
+    root: &Path,
+    base: &Path,
+    name: &str,
+) -> (Vec<String>, portcullis_gateway::config::validate::Report) {
+    let text = std::fs::read_to_string(root.join(name)).unwrap();
+    let loaded = load_str(&text, &Path::new("examples").join(name), base).unwrap();
+    let report = check(&loaded);
+    let errs = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(|f| f.message.clone())
+        .collect();
+    (errs, report)
+}
+
 #[test]
 fn examples_load_and_check() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
@@ -231,29 +249,15 @@ fn examples_load_and_check() {
     portcullis_demo::pki::generate(&dir.path().join("tls"), "ex").unwrap();
     std::fs::write(dir.path().join("admin-token"), "example-admin-token-123456").unwrap();
 
-    let demo = std::fs::read_to_string(root.join("demo.yaml")).unwrap();
-    let loaded = load_str(&demo, Path::new("examples/demo.yaml"), dir.path()).unwrap();
-    let report = check(&loaded);
-    let errs: Vec<_> = report
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .collect();
+    let (errs, report) = check_example(&root, dir.path(), "demo.yaml");
     assert!(errs.is_empty(), "{errs:#?}");
     assert!(report.summary.unwrap().routes >= 10);
 
     // minimal.yaml reads the admin token from the environment, which tests do not set: that is
     // its only error.
-    let minimal = std::fs::read_to_string(root.join("minimal.yaml")).unwrap();
-    let loaded = load_str(&minimal, Path::new("examples/minimal.yaml"), dir.path()).unwrap();
-    let report = check(&loaded);
-    let errs: Vec<_> = report
-        .findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .collect();
+    let (errs, _) = check_example(&root, dir.path(), "minimal.yaml");
     assert_eq!(errs.len(), 1, "{errs:#?}");
-    assert!(errs[0].message.contains("PORTCULLIS_ADMIN_TOKEN"));
+    assert!(errs[0].contains("PORTCULLIS_ADMIN_TOKEN"));
 }
 
 #[test]
