@@ -9,13 +9,12 @@
 //! tokens more often than they should).
 
 use std::io::Write;
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use crate::json_line::JsonLine;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
-use serde::Serialize;
 use tokio::time::Instant;
 
 /// How often the writer thread writes what accumulated.
@@ -67,12 +66,7 @@ impl AccessLog {
             self.dropped.inc();
             return;
         }
-        let mark = buf.len();
-        if serde_json::to_writer(&mut *buf, record).is_ok() {
-            buf.push(b'\n');
-        } else {
-            buf.truncate(mark);
-        }
+        record.write_json(&mut buf);
     }
 }
 
@@ -108,14 +102,13 @@ pub struct PendingEntry {
 }
 
 /// The fields of a log line that are known before the body is sent.
-#[derive(Serialize)]
 pub struct Record {
-    /// Time the request arrived (RFC 3339, UTC), filled in when the entry is created.
-    pub time: String,
+    /// Time the request arrived, filled in when the entry is created.
+    pub time: SystemTime,
     /// The request id (generated or a validated client one).
     pub request_id: String,
-    /// Client IP (after trusted-proxy processing).
-    pub client_ip: Option<IpAddr>,
+    /// Client IP (after trusted-proxy processing), as text.
+    pub client_ip: Arc<str>,
     /// Listener name.
     pub listener: Arc<str>,
     /// HTTP version.
@@ -144,6 +137,33 @@ pub struct Record {
     pub completed: bool,
 }
 
+impl Record {
+    /// Appends this record as one JSON line (field names are the documented log schema).
+    fn write_json(&self, buf: &mut Vec<u8>) {
+        let mut line = JsonLine::new(buf);
+        line.time("time", self.time);
+        line.str("request_id", &self.request_id);
+        line.str("client_ip", &self.client_ip);
+        line.str("listener", &self.listener);
+        line.str("protocol", self.protocol);
+        line.str("method", &self.method);
+        line.str("path", &self.path);
+        line.u64("status", u64::from(self.status));
+        line.opt_str("api", self.api.as_deref());
+        line.opt_str("route", self.route.as_deref());
+        line.opt_str("upstream", self.upstream.as_deref());
+        match self.upstream_ms {
+            Some(ms) => line.millis("upstream_ms", ms),
+            None => line.opt_str("upstream_ms", None),
+        }
+        line.str("decision", self.decision);
+        line.u64("bytes_sent", self.bytes_sent);
+        line.millis("duration_ms", self.duration_ms);
+        line.bool("completed", self.completed);
+        line.finish();
+    }
+}
+
 impl PendingEntry {
     /// Starts an entry; `latency` receives the total duration when it completes.
     pub fn new(
@@ -152,8 +172,7 @@ impl PendingEntry {
         started: Instant,
         mut record: Record,
     ) -> Box<Self> {
-        record.time =
-            humantime::format_rfc3339_millis(SystemTime::now() - started.elapsed()).to_string();
+        record.time = SystemTime::now() - started.elapsed();
         Box::new(Self {
             log,
             latency,
@@ -183,7 +202,7 @@ impl Drop for PendingEntry {
         if self.log.pending.is_none() {
             return;
         }
-        self.record.duration_ms = (elapsed.as_secs_f64() * 1e6).round() / 1e3;
+        self.record.duration_ms = elapsed.as_secs_f64() * 1e3;
         self.record.completed = self.complete;
         self.log.write(&self.record);
     }

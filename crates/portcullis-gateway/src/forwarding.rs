@@ -35,25 +35,40 @@ const HOP_BY_HOP: [&HeaderName; 8] = [
 /// Removes hop-by-hop headers, including those the `Connection` header names (except Host and
 /// Content-Length, which framing and routing depend on).
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    if let Some(conn) = headers.get(header::CONNECTION) {
-        let plain = conn.as_bytes().eq_ignore_ascii_case(b"keep-alive")
-            || conn.as_bytes().eq_ignore_ascii_case(b"close");
-        if !plain {
-            let named: Vec<HeaderName> = headers
-                .get_all(header::CONNECTION)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-                .filter(|n| *n != header::HOST && *n != header::CONTENT_LENGTH)
-                .collect();
-            for n in named {
-                headers.remove(n);
+    // One pass to see whether there is anything to do: most messages carry no hop-by-hop header
+    // but `Connection: keep-alive`, and a scan is cheaper than eight hashed removals.
+    let mut present = 0u8;
+    let mut named = false;
+    for (name, value) in headers.iter() {
+        if let Some(i) = HOP_BY_HOP.iter().position(|h| *h == name) {
+            present |= 1 << i;
+            if name == header::CONNECTION {
+                let v = value.as_bytes();
+                named |=
+                    !v.eq_ignore_ascii_case(b"keep-alive") && !v.eq_ignore_ascii_case(b"close");
             }
         }
     }
-    for name in HOP_BY_HOP {
-        headers.remove(name);
+    if present == 0 {
+        return;
+    }
+    if named {
+        let listed: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+            .filter(|n| *n != header::HOST && *n != header::CONTENT_LENGTH)
+            .collect();
+        for n in listed {
+            headers.remove(n);
+        }
+    }
+    for (i, name) in HOP_BY_HOP.iter().enumerate() {
+        if present & (1 << i) != 0 {
+            headers.remove(*name);
+        }
     }
 }
 
@@ -110,7 +125,13 @@ impl TrustedProxies {
     }
 }
 
-fn canonical(ip: IpAddr) -> IpAddr {
+/// The text of a peer address as the gateway logs and forwards it (IPv4-mapped IPv6 as IPv4).
+pub fn peer_text(ip: IpAddr) -> std::sync::Arc<str> {
+    std::sync::Arc::from(canonical(ip).to_string())
+}
+
+/// IPv4-mapped IPv6 addresses as IPv4.
+pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
         v4 => v4,
@@ -121,6 +142,8 @@ fn canonical(ip: IpAddr) -> IpAddr {
 pub struct Forwarding<'a> {
     /// The direct peer.
     pub peer: IpAddr,
+    /// The peer as text ([`peer_text`]), formatted once per connection.
+    pub peer_text: &'a str,
     /// Whether the peer is a trusted proxy.
     pub trusted: bool,
     /// `http` or `https`.
@@ -134,15 +157,15 @@ impl Forwarding<'_> {
     /// trusted peer.
     pub fn apply(&self, headers: &mut HeaderMap) {
         let peer = canonical(self.peer);
-        let peer_text = peer.to_string();
+        let peer_text = self.peer_text;
         let forwarded_for = match peer {
             IpAddr::V6(_) => format!("\"[{peer_text}]\""),
-            IpAddr::V4(_) => peer_text.clone(),
+            IpAddr::V4(_) => peer_text.to_owned(),
         };
         let host_q = self.host.replace(['"', '\\'], "");
         let element = format!("for={forwarded_for};proto={};host=\"{host_q}\"", self.proto);
         if self.trusted {
-            append(headers, &X_FORWARDED_FOR, &peer_text);
+            append(headers, &X_FORWARDED_FOR, peer_text);
             append(headers, &FORWARDED, &element);
             if !headers.contains_key(&X_FORWARDED_PROTO) {
                 set(headers, &X_FORWARDED_PROTO, self.proto);
@@ -151,7 +174,7 @@ impl Forwarding<'_> {
                 set(headers, &X_FORWARDED_HOST, self.host);
             }
         } else {
-            set(headers, &X_FORWARDED_FOR, &peer_text);
+            set(headers, &X_FORWARDED_FOR, peer_text);
             set(headers, &FORWARDED, &element);
             set(headers, &X_FORWARDED_PROTO, self.proto);
             set(headers, &X_FORWARDED_HOST, self.host);
@@ -245,6 +268,7 @@ mod tests {
         let mut out = h.clone();
         Forwarding {
             peer,
+            peer_text: &peer_text(peer),
             trusted: false,
             proto: "https",
             host: "api",
@@ -269,6 +293,7 @@ mod tests {
         let mut out = h.clone();
         Forwarding {
             peer,
+            peer_text: &peer_text(peer),
             trusted: true,
             proto: "https",
             host: "api",

@@ -57,15 +57,17 @@ impl FramingSniffer {
                     };
                 }
                 State::Head => {
-                    let b = bytes[0];
-                    bytes = &bytes[1..];
-                    if b != b'\n' {
-                        if self.line_len < LINE_PREFIX {
-                            self.line[self.line_len] = b.to_ascii_lowercase();
-                            self.line_len += 1;
-                        }
-                        continue;
+                    // Keep at most LINE_PREFIX bytes of the line; skip to its end at once.
+                    let end = bytes.iter().position(|&b| b == b'\n');
+                    let part = &bytes[..end.unwrap_or(bytes.len())];
+                    let room = LINE_PREFIX - self.line_len;
+                    let keep = &part[..part.len().min(room)];
+                    for (slot, b) in self.line[self.line_len..].iter_mut().zip(keep) {
+                        *slot = b.to_ascii_lowercase();
                     }
+                    self.line_len += keep.len();
+                    let Some(end) = end else { return false };
+                    bytes = &bytes[end + 1..];
                     if self.end_line() {
                         return true;
                     }

@@ -19,6 +19,7 @@ pub mod config;
 pub mod forwarding;
 pub mod framing_sniffer;
 pub mod gateway;
+pub mod json_line;
 pub mod listener;
 pub mod metrics;
 pub mod pipeline;

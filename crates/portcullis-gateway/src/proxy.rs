@@ -42,6 +42,8 @@ pub struct ConnInfo {
     pub listener: Arc<str>,
     /// Whether the connection is TLS.
     pub tls: bool,
+    /// The peer's IP as text, formatted once per connection (logs, X-Forwarded-For).
+    pub peer_text: Arc<str>,
     /// Set when this connection sent a head with both Content-Length and Transfer-Encoding.
     pub framing_conflict: crate::listener::FramingConflict,
 }
@@ -128,6 +130,7 @@ pub async fn handle(
         .to_owned();
     Forwarding {
         peer: peer_ip,
+        peer_text: &conn.peer_text,
         trusted: rt.trusted_proxies.contains(peer_ip),
         proto,
         host: &original_host,
@@ -361,9 +364,13 @@ impl Ctx<'_> {
         let status = resp.status().as_u16();
         metrics.count(status);
         let record = Record {
-            time: String::new(),
+            time: std::time::SystemTime::UNIX_EPOCH,
             request_id: self.request_id.to_owned(),
-            client_ip: Some(self.client_ip),
+            client_ip: if forwarding::canonical(self.conn.peer.ip()) == self.client_ip {
+                self.conn.peer_text.clone()
+            } else {
+                forwarding::peer_text(self.client_ip)
+            },
             listener: self.conn.listener.clone(),
             protocol: version_str(self.version),
             method: self.method.as_str().to_owned(),
@@ -372,7 +379,7 @@ impl Ctx<'_> {
             api: outcome.route.map(|r| r.api.clone()),
             route: outcome.route.map(|r| r.name.clone()),
             upstream: outcome.upstream,
-            upstream_ms: outcome.upstream_ms.map(|ms| (ms * 1e3).round() / 1e3),
+            upstream_ms: outcome.upstream_ms,
             decision: outcome.decision,
             bytes_sent: 0,
             duration_ms: 0.0,

@@ -25,21 +25,27 @@ pub fn check_head(
     version: Version,
     max_uri_bytes: usize,
 ) -> Result<String, Refusal> {
-    if headers.contains_key(header::TRANSFER_ENCODING)
-        && headers.contains_key(header::CONTENT_LENGTH)
-    {
-        return Err(Refusal::BadRequest);
-    }
-    if headers.get_all(header::CONTENT_LENGTH).iter().count() > 1
-        || headers.get_all(header::TRANSFER_ENCODING).iter().count() > 1
-        || headers.get_all(header::HOST).iter().count() > 1
-    {
-        return Err(Refusal::BadRequest);
-    }
-    if let Some(te) = headers.get(header::TRANSFER_ENCODING) {
-        if !te.as_bytes().eq_ignore_ascii_case(b"chunked") {
-            return Err(Refusal::BadRequest);
+    // One pass over the headers: framing and Host must each appear at most once, and
+    // Content-Length never together with Transfer-Encoding.
+    let (mut content_length, mut transfer_encoding, mut host_count) = (0u32, 0u32, 0u32);
+    for (name, value) in headers.iter() {
+        if name == header::CONTENT_LENGTH {
+            content_length += 1;
+        } else if name == header::TRANSFER_ENCODING {
+            transfer_encoding += 1;
+            if !value.as_bytes().eq_ignore_ascii_case(b"chunked") {
+                return Err(Refusal::BadRequest);
+            }
+        } else if name == header::HOST {
+            host_count += 1;
         }
+    }
+    if content_length > 1
+        || transfer_encoding > 1
+        || host_count > 1
+        || (content_length > 0 && transfer_encoding > 0)
+    {
+        return Err(Refusal::BadRequest);
     }
     let target_len = uri.path_and_query().map_or(0, |pq| pq.as_str().len());
     if target_len > max_uri_bytes {
