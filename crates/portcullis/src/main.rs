@@ -4,11 +4,6 @@
 
 mod demo;
 
-/// mimalloc instead of glibc malloc: the data path allocates per request (header maps, bodies,
-/// log lines), and glibc's malloc/free was ~6% of the proxy's CPU in profiles (bench/README.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
