@@ -6,6 +6,7 @@
 //! so a client cannot choose the IP that limits and logs see.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use http::header::{self, HeaderName, HeaderValue};
 use http::HeaderMap;
@@ -125,11 +126,6 @@ impl TrustedProxies {
     }
 }
 
-/// The text of a peer address as the gateway logs and forwards it (IPv4-mapped IPv6 as IPv4).
-pub fn peer_text(ip: IpAddr) -> std::sync::Arc<str> {
-    std::sync::Arc::from(canonical(ip).to_string())
-}
-
 /// IPv4-mapped IPv6 addresses as IPv4.
 pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -138,46 +134,77 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// What the gateway says about a connection's peer, computed once per connection so requests
+/// only copy it.
+pub struct Peer {
+    /// The peer's IP (IPv4-mapped IPv6 as IPv4).
+    pub ip: IpAddr,
+    /// The IP as text, for logs.
+    pub text: Arc<str>,
+    /// The IP as an X-Forwarded-For value.
+    header: HeaderValue,
+    /// `for=IP;proto=P;host="`, the start of this peer's `Forwarded` element.
+    forwarded_prefix: Vec<u8>,
+    proto: &'static str,
+}
+
+impl Peer {
+    /// Describes a peer connected over TLS (`https`) or not (`http`).
+    pub fn new(ip: IpAddr, tls: bool) -> Self {
+        let ip = canonical(ip);
+        let text = ip.to_string();
+        let proto = if tls { "https" } else { "http" };
+        let node = match ip {
+            IpAddr::V6(_) => format!("\"[{text}]\""),
+            IpAddr::V4(_) => text.clone(),
+        };
+        Self {
+            ip,
+            header: HeaderValue::from_str(&text).unwrap_or(HeaderValue::from_static("unknown")),
+            forwarded_prefix: format!("for={node};proto={proto};host=\"").into_bytes(),
+            text: Arc::from(text),
+            proto,
+        }
+    }
+}
+
 /// What the gateway tells the upstream about the original request.
 pub struct Forwarding<'a> {
     /// The direct peer.
-    pub peer: IpAddr,
-    /// The peer as text ([`peer_text`]), formatted once per connection.
-    pub peer_text: &'a str,
+    pub peer: &'a Peer,
     /// Whether the peer is a trusted proxy.
     pub trusted: bool,
-    /// `http` or `https`.
-    pub proto: &'static str,
-    /// The Host the client asked for.
-    pub host: &'a str,
+    /// The Host the client asked for (already validated by the request guard).
+    pub host: &'a HeaderValue,
 }
 
 impl Forwarding<'_> {
     /// Sets X-Forwarded-For/-Proto/-Host and Forwarded, keeping incoming values only from a
     /// trusted peer.
     pub fn apply(&self, headers: &mut HeaderMap) {
-        let peer = canonical(self.peer);
-        let peer_text = self.peer_text;
-        let forwarded_for = match peer {
-            IpAddr::V6(_) => format!("\"[{peer_text}]\""),
-            IpAddr::V4(_) => peer_text.to_owned(),
-        };
-        let host_q = self.host.replace(['"', '\\'], "");
-        let element = format!("for={forwarded_for};proto={};host=\"{host_q}\"", self.proto);
+        let peer = self.peer;
+        let mut element = Vec::with_capacity(peer.forwarded_prefix.len() + self.host.len() + 1);
+        element.extend_from_slice(&peer.forwarded_prefix);
+        element.extend(self.host.as_bytes().iter().filter(|b| !matches!(b, b'"' | b'\\')));
+        element.push(b'"');
+        let proto = HeaderValue::from_static(peer.proto);
         if self.trusted {
-            append(headers, &X_FORWARDED_FOR, peer_text);
-            append(headers, &FORWARDED, &element);
+            append(headers, &X_FORWARDED_FOR, &peer.text);
+            append(headers, &FORWARDED, &String::from_utf8_lossy(&element));
             if !headers.contains_key(&X_FORWARDED_PROTO) {
-                set(headers, &X_FORWARDED_PROTO, self.proto);
+                headers.insert(X_FORWARDED_PROTO.clone(), proto);
             }
             if !headers.contains_key(&X_FORWARDED_HOST) {
-                set(headers, &X_FORWARDED_HOST, self.host);
+                headers.insert(X_FORWARDED_HOST.clone(), self.host.clone());
             }
         } else {
-            set(headers, &X_FORWARDED_FOR, peer_text);
-            set(headers, &FORWARDED, &element);
-            set(headers, &X_FORWARDED_PROTO, self.proto);
-            set(headers, &X_FORWARDED_HOST, self.host);
+            headers.insert(X_FORWARDED_FOR.clone(), peer.header.clone());
+            match HeaderValue::from_bytes(&element) {
+                Ok(v) => headers.insert(FORWARDED.clone(), v),
+                Err(_) => headers.remove(&FORWARDED),
+            };
+            headers.insert(X_FORWARDED_PROTO.clone(), proto);
+            headers.insert(X_FORWARDED_HOST.clone(), self.host.clone());
         }
     }
 }
@@ -267,11 +294,9 @@ mod tests {
         assert_eq!(t.client_ip(peer, &h), peer);
         let mut out = h.clone();
         Forwarding {
-            peer,
-            peer_text: &peer_text(peer),
+            peer: &Peer::new(peer, true),
             trusted: false,
-            proto: "https",
-            host: "api",
+            host: &HeaderValue::from_static("api"),
         }
         .apply(&mut out);
         assert_eq!(out["x-forwarded-for"], "192.0.2.9");
@@ -292,11 +317,9 @@ mod tests {
         );
         let mut out = h.clone();
         Forwarding {
-            peer,
-            peer_text: &peer_text(peer),
+            peer: &Peer::new(peer, true),
             trusted: true,
-            proto: "https",
-            host: "api",
+            host: &HeaderValue::from_static("api"),
         }
         .apply(&mut out);
         assert_eq!(out["x-forwarded-for"], "198.51.100.7, 10.1.1.1, 10.2.2.2");

@@ -182,7 +182,7 @@ pub async fn run(
                 peer,
                 listener: listener.name.clone(),
                 tls: listener.tls.is_some(),
-                peer_text: crate::forwarding::peer_text(peer.ip()),
+                peer_info: crate::forwarding::Peer::new(peer.ip(), listener.tls.is_some()),
                 framing_conflict: FramingConflict::default(),
             }),
             kind: listener.kind,

@@ -42,8 +42,8 @@ pub struct ConnInfo {
     pub listener: Arc<str>,
     /// Whether the connection is TLS.
     pub tls: bool,
-    /// The peer's IP as text, formatted once per connection (logs, X-Forwarded-For).
-    pub peer_text: Arc<str>,
+    /// The peer as the gateway forwards and logs it, computed once per connection.
+    pub peer_info: forwarding::Peer,
     /// Set when this connection sent a head with both Content-Length and Transfer-Encoding.
     pub framing_conflict: crate::listener::FramingConflict,
 }
@@ -120,19 +120,14 @@ pub async fn handle(
 
     // Build the upstream request head.
     let upstream = &route.upstream;
-    let proto = if conn.tls { "https" } else { "http" };
-    let original_host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .or(parts.uri.authority().map(|a| a.as_str()))
-        .unwrap_or(&host)
-        .to_owned();
+    let original_host = match parts.headers.get(header::HOST) {
+        Some(h) => h.clone(),
+        None => HeaderValue::from_str(parts.uri.authority().map_or(host.as_str(), |a| a.as_str()))
+            .unwrap_or(HeaderValue::from_static("")),
+    };
     Forwarding {
-        peer: peer_ip,
-        peer_text: &conn.peer_text,
+        peer: &conn.peer_info,
         trusted: rt.trusted_proxies.contains(peer_ip),
-        proto,
         host: &original_host,
     }
     .apply(&mut parts.headers);
@@ -366,10 +361,10 @@ impl Ctx<'_> {
         let record = Record {
             time: std::time::SystemTime::UNIX_EPOCH,
             request_id: self.request_id.to_owned(),
-            client_ip: if forwarding::canonical(self.conn.peer.ip()) == self.client_ip {
-                self.conn.peer_text.clone()
+            client_ip: if self.conn.peer_info.ip == self.client_ip {
+                self.conn.peer_info.text.clone()
             } else {
-                forwarding::peer_text(self.client_ip)
+                Arc::from(self.client_ip.to_string())
             },
             listener: self.conn.listener.clone(),
             protocol: version_str(self.version),
