@@ -106,7 +106,7 @@ pub struct Record {
     /// Time the request arrived, filled in when the entry is created.
     pub time: SystemTime,
     /// The request id (generated or a validated client one).
-    pub request_id: String,
+    pub request_id: crate::forwarding::RequestId,
     /// Client IP (after trusted-proxy processing), as text.
     pub client_ip: Arc<str>,
     /// Listener name.
@@ -114,9 +114,9 @@ pub struct Record {
     /// HTTP version.
     pub protocol: &'static str,
     /// Request method.
-    pub method: String,
-    /// Path without the query string.
-    pub path: String,
+    pub method: http::Method,
+    /// The request target; only its path (at most 512 bytes) is logged, never the query.
+    pub path: http::Uri,
     /// Response status.
     pub status: u16,
     /// API name, when a route matched.
@@ -142,12 +142,12 @@ impl Record {
     fn write_json(&self, buf: &mut Vec<u8>) {
         let mut line = JsonLine::new(buf);
         line.time("time", self.time);
-        line.str("request_id", &self.request_id);
+        line.str("request_id", self.request_id.as_str());
         line.str("client_ip", &self.client_ip);
         line.str("listener", &self.listener);
         line.str("protocol", self.protocol);
-        line.str("method", &self.method);
-        line.str("path", &self.path);
+        line.str("method", self.method.as_str());
+        line.str("path", truncate(self.path.path(), 512));
         line.u64("status", u64::from(self.status));
         line.opt_str("api", self.api.as_deref());
         line.opt_str("route", self.route.as_deref());
@@ -162,6 +162,18 @@ impl Record {
         line.bool("completed", self.completed);
         line.finish();
     }
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 impl PendingEntry {

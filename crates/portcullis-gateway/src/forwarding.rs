@@ -185,7 +185,12 @@ impl Forwarding<'_> {
         let peer = self.peer;
         let mut element = Vec::with_capacity(peer.forwarded_prefix.len() + self.host.len() + 1);
         element.extend_from_slice(&peer.forwarded_prefix);
-        element.extend(self.host.as_bytes().iter().filter(|b| !matches!(b, b'"' | b'\\')));
+        element.extend(
+            self.host
+                .as_bytes()
+                .iter()
+                .filter(|b| !matches!(b, b'"' | b'\\')),
+        );
         element.push(b'"');
         let proto = HeaderValue::from_static(peer.proto);
         if self.trusted {
@@ -236,21 +241,40 @@ fn append(headers: &mut HeaderMap, name: &HeaderName, value: &str) {
     set(headers, name, &joined);
 }
 
-/// A client-supplied request id is kept when it is 1–128 characters of `[A-Za-z0-9._:-]`;
-/// otherwise a fresh one is generated.
-pub fn request_id(headers: &HeaderMap) -> String {
-    if let Some(v) = headers.get(&X_REQUEST_ID) {
-        let b = v.as_bytes();
-        if !b.is_empty()
-            && b.len() <= 128
-            && b.iter()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b':' | b'-'))
-        {
-            // Checked ASCII above.
-            return String::from_utf8_lossy(b).into_owned();
+/// A request id: a client-supplied `X-Request-Id` when it is 1–128 characters of
+/// `[A-Za-z0-9._:-]`, otherwise a fresh random one. Held as a header value so that sending it
+/// upstream, back to the client and into the log shares one buffer.
+#[derive(Clone, Debug)]
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    /// The id to use for a request with these headers.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        if let Some(v) = headers.get(&X_REQUEST_ID) {
+            let b = v.as_bytes();
+            if !b.is_empty()
+                && b.len() <= 128
+                && b.iter()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b':' | b'-'))
+            {
+                return Self(v.clone());
+            }
         }
+        let mut text = [0u8; 32];
+        let id = uuid::Uuid::new_v4();
+        let hex = id.simple().encode_lower(&mut text);
+        Self(HeaderValue::from_str(hex).unwrap_or(HeaderValue::from_static("-")))
     }
-    uuid::Uuid::new_v4().simple().to_string()
+
+    /// The id as text (always ASCII).
+    pub fn as_str(&self) -> &str {
+        self.0.to_str().unwrap_or("-")
+    }
+
+    /// The id as a header value (a cheap shared copy).
+    pub fn header(&self) -> HeaderValue {
+        self.0.clone()
+    }
 }
 
 #[cfg(test)]
@@ -329,13 +353,14 @@ mod tests {
 
     #[test]
     fn request_ids_are_validated() {
-        assert_eq!(
-            request_id(&headers(&[("x-request-id", "abc-123")])),
-            "abc-123"
-        );
+        let id = |h: &HeaderMap| RequestId::from_headers(h).as_str().to_owned();
+        assert_eq!(id(&headers(&[("x-request-id", "abc-123")])), "abc-123");
         let long = "a".repeat(129);
-        assert_ne!(request_id(&headers(&[("x-request-id", &long)])), long);
-        assert_ne!(request_id(&headers(&[("x-request-id", "a b")])), "a b");
-        assert_eq!(request_id(&HeaderMap::new()).len(), 32);
+        assert_ne!(id(&headers(&[("x-request-id", &long)])), long);
+        assert_ne!(id(&headers(&[("x-request-id", "a b")])), "a b");
+        let fresh = id(&HeaderMap::new());
+        assert_eq!(fresh.len(), 32);
+        assert!(fresh.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(fresh, id(&HeaderMap::new()));
     }
 }

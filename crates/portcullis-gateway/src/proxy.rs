@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use crate::access_log::{AccessLog, PendingEntry, Record};
 use crate::body::{BodyFailure, ProxyBody, RequestBody};
-use crate::forwarding::{self, Forwarding, X_REQUEST_ID};
+use crate::forwarding::{self, Forwarding, RequestId, X_REQUEST_ID};
 use crate::metrics::{Metrics, RouteMetrics};
 use crate::pipeline::{Exchange, Flow};
 use crate::problem::Refusal;
@@ -65,7 +65,7 @@ pub async fn handle(
     let started = Instant::now();
     let rt = shared.runtime.load_full();
     let (mut parts, body) = req.into_parts();
-    let request_id = forwarding::request_id(&parts.headers);
+    let request_id = RequestId::from_headers(&parts.headers);
     let peer_ip = conn.peer.ip();
     let client_ip = rt.trusted_proxies.client_ip(peer_ip, &parts.headers);
     let ctx = Ctx {
@@ -77,7 +77,7 @@ pub async fn handle(
         client_ip,
         method: &parts.method,
         version: parts.version,
-        path: parts.uri.path(),
+        uri: &parts.uri,
     };
 
     let host = match request_guard::check(&parts, rt.limits.max_uri_bytes) {
@@ -104,7 +104,7 @@ pub async fn handle(
         let exchange = Exchange {
             request: &parts,
             client_ip,
-            request_id: &request_id,
+            request_id: request_id.as_str(),
         };
         for stage in &route.stages {
             if let Flow::Respond(r) = stage.on_request(&exchange) {
@@ -131,9 +131,9 @@ pub async fn handle(
         host: &original_host,
     }
     .apply(&mut parts.headers);
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        parts.headers.insert(X_REQUEST_ID.clone(), v);
-    }
+    parts
+        .headers
+        .insert(X_REQUEST_ID.clone(), request_id.header());
     let client_host = parts.headers.get(header::HOST).cloned().or_else(|| {
         parts
             .uri
@@ -203,7 +203,7 @@ pub async fn handle(
             Err(e) => {
                 shared.metrics.upstream_error(&upstream.name, e.kind());
                 tracing::warn!(
-                    request_id = %request_id,
+                    request_id = request_id.as_str(),
                     upstream = %upstream.name,
                     target = %target.label,
                     kind = e.kind(),
@@ -237,7 +237,7 @@ pub async fn handle(
         let exchange = Exchange {
             request: &parts,
             client_ip,
-            request_id: &request_id,
+            request_id: request_id.as_str(),
         };
         for stage in &route.stages {
             stage.on_response(&exchange, &mut response);
@@ -264,7 +264,7 @@ pub async fn redirect(
 ) -> Result<Response<ProxyBody>, Infallible> {
     let rt = shared.runtime.load_full();
     let parts = req.into_parts().0;
-    let request_id = forwarding::request_id(&parts.headers);
+    let request_id = RequestId::from_headers(&parts.headers);
     let ctx = Ctx {
         shared: &shared,
         rt: &rt,
@@ -274,7 +274,7 @@ pub async fn redirect(
         client_ip: rt.trusted_proxies.client_ip(conn.peer.ip(), &parts.headers),
         method: &parts.method,
         version: parts.version,
-        path: parts.uri.path(),
+        uri: &parts.uri,
     };
     let host = match request_guard::check(&parts, rt.limits.max_uri_bytes) {
         Ok(h) if !h.is_empty() => h,
@@ -311,11 +311,11 @@ struct Ctx<'a> {
     rt: &'a Runtime,
     conn: &'a ConnInfo,
     started: Instant,
-    request_id: &'a str,
+    request_id: &'a RequestId,
     client_ip: IpAddr,
     method: &'a Method,
     version: Version,
-    path: &'a str,
+    uri: &'a http::Uri,
 }
 
 impl Ctx<'_> {
@@ -326,7 +326,7 @@ impl Ctx<'_> {
         allow: Option<HeaderValue>,
     ) -> Response<ProxyBody> {
         self.shared.metrics.refusal(refusal).inc();
-        let mut resp = refusal.respond(self.request_id);
+        let mut resp = refusal.respond(self.request_id.as_str());
         if let Some(allow) = allow {
             resp.headers_mut().insert(header::ALLOW, allow);
         }
@@ -352,15 +352,13 @@ impl Ctx<'_> {
     fn finish(&self, mut resp: Response<ProxyBody>, outcome: Outcome<'_>) -> Response<ProxyBody> {
         let headers = resp.headers_mut();
         self.rt.security_headers.apply(headers, self.conn.tls);
-        if let Ok(v) = HeaderValue::from_str(self.request_id) {
-            headers.insert(X_REQUEST_ID.clone(), v);
-        }
+        headers.insert(X_REQUEST_ID.clone(), self.request_id.header());
         let metrics: &RouteMetrics = outcome.route.map_or(&self.rt.unmatched, |r| &r.metrics);
         let status = resp.status().as_u16();
         metrics.count(status);
         let record = Record {
             time: std::time::SystemTime::UNIX_EPOCH,
-            request_id: self.request_id.to_owned(),
+            request_id: self.request_id.clone(),
             client_ip: if self.conn.peer_info.ip == self.client_ip {
                 self.conn.peer_info.text.clone()
             } else {
@@ -368,8 +366,8 @@ impl Ctx<'_> {
             },
             listener: self.conn.listener.clone(),
             protocol: version_str(self.version),
-            method: self.method.as_str().to_owned(),
-            path: truncate(self.path, 512),
+            method: self.method.clone(),
+            path: self.uri.clone(),
             status,
             api: outcome.route.map(|r| r.api.clone()),
             route: outcome.route.map(|r| r.name.clone()),
@@ -389,17 +387,6 @@ impl Ctx<'_> {
         resp.body_mut().attach(entry);
         resp
     }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_owned();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &s[..end])
 }
 
 fn version_str(v: Version) -> &'static str {
