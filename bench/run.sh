@@ -5,6 +5,8 @@
 #
 #   bench/run.sh                 # full run (about 2 minutes)
 #   DURATION=5s bench/run.sh     # shorter
+#   bench/run.sh instructions    # user-space instructions per proxied request (valgrind),
+#                                # repeatable to ~0.3% where wall-clock numbers move by 10%
 #
 # Pinning on a 2-core machine: the proxy under test (nginx with 1 worker, or Portcullis with 1
 # worker thread) gets CPU 0 to itself; the origin (an nginx serving a static file) and wrk share
@@ -90,6 +92,22 @@ apis:
 EOF
 
 taskset -c "$LOAD_CPU" nginx -c "$work/origin.conf" -p "$work" & pids+=($!)
+
+if [ "${1:-}" = instructions ]; then
+  # Total instructions for 3,000 requests minus those for 1,000, over 2,000: start-up cancels out.
+  declare -A total
+  for n in 1000 3000; do
+    PORTCULLIS_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$work/cg.$n" \
+      target/release/portcullis serve --workers 1 --config "$work/portcullis.yaml" 2>/dev/null & pc=$!
+    for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$PC_PORT) 2>/dev/null && break; sleep 0.2; done
+    python3 bench/keepalive_load.py "$PC_PORT" "$n"
+    kill -TERM "$pc"; wait "$pc" 2>/dev/null || true
+    total[$n]=$(awk '/^(summary|totals):/ {print $2; exit}' "$work/cg.$n")
+  done
+  echo "portcullis user-space instructions per proxied request: $(( (total[3000] - total[1000]) / 2000 ))" | tee "$out/instructions.txt"
+  echo "profile: callgrind_annotate $work/cg.3000"
+  exit 0
+fi
 taskset -c "$PROXY_CPU" nginx -c "$work/nginx.conf" -p "$work" & pids+=($!); nginx_pid=$!
 PORTCULLIS_LOG=warn taskset -c "$PROXY_CPU" target/release/portcullis serve --workers 1 \
   --config "$work/portcullis.yaml" 2>"$work/logs/portcullis.err" & pids+=($!); pc_pid=$!

@@ -7,7 +7,7 @@ set -euo pipefail
 
 want=(curl ca-certificates)   # curl: used by the demo tour; tests need no external server yet
 if [ "${1:-test}" = "bench" ]; then
-  want+=(nginx-light wrk util-linux procps)
+  want+=(nginx-light wrk util-linux procps valgrind openssl python3)
 fi
 
 missing=()
