@@ -17,6 +17,7 @@ use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
 
 use crate::access_log::PendingEntry;
+use crate::upstream::Checkin;
 
 /// Why a client's request body could not be forwarded.
 #[derive(Debug)]
@@ -164,6 +165,7 @@ enum Inner {
 pub struct ProxyBody {
     inner: Inner,
     pending: Option<Box<PendingEntry>>,
+    checkin: Option<Checkin>,
 }
 
 impl ProxyBody {
@@ -172,6 +174,7 @@ impl ProxyBody {
         Self {
             inner: Inner::Full(Some(bytes).filter(|b| !b.is_empty())),
             pending: None,
+            checkin: None,
         }
     }
 
@@ -180,11 +183,18 @@ impl ProxyBody {
         Self::full(Bytes::new())
     }
 
-    /// An upstream's response body, streamed.
-    pub fn upstream(incoming: Incoming) -> Self {
+    /// An upstream's response body, streamed. `checkin` returns the upstream connection to
+    /// its pool when the body has been read to the end (at once when it is empty).
+    pub fn upstream(incoming: Incoming, mut checkin: Option<Checkin>) -> Self {
+        if incoming.is_end_stream() {
+            if let Some(c) = checkin.as_mut() {
+                c.body_done();
+            }
+        }
         Self {
             inner: Inner::Upstream(incoming),
             pending: None,
+            checkin,
         }
     }
 
@@ -212,9 +222,19 @@ impl Body for ProxyBody {
                 pending.add_bytes(data.len() as u64);
             }
         }
-        if frame.is_none() {
+        // hyper stops polling once `is_end_stream` is true, so the end is noticed either way.
+        let ended = match (&frame, &this.inner) {
+            (None, _) => true,
+            (Some(Ok(_)), Inner::Upstream(incoming)) => incoming.is_end_stream(),
+            (Some(Ok(_)), Inner::Full(rest)) => rest.is_none(),
+            (Some(Err(_)), _) => false,
+        };
+        if ended {
             if let Some(pending) = this.pending.as_mut() {
                 pending.mark_complete();
+            }
+            if let Some(checkin) = this.checkin.as_mut() {
+                checkin.body_done();
             }
         }
         Poll::Ready(frame)

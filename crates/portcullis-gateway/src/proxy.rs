@@ -196,8 +196,8 @@ pub async fn handle(
         };
         let sent = Instant::now();
         match upstream.send(index, up_req).await {
-            Ok(resp) => {
-                answered = Some((resp, target.label.clone(), sent.elapsed()));
+            Ok((resp, checkin)) => {
+                answered = Some((resp, checkin, target.label.clone(), sent.elapsed()));
                 break;
             }
             Err(e) => {
@@ -217,7 +217,7 @@ pub async fn handle(
             }
         }
     }
-    let Some((resp, target_label, upstream_time)) = answered else {
+    let Some((resp, checkin, target_label, upstream_time)) = answered else {
         let refusal = match last_err {
             UpstreamError::Timeout => Refusal::UpstreamTimeout,
             UpstreamError::Body(BodyFailure::TooLarge) => Refusal::PayloadTooLarge,
@@ -231,7 +231,7 @@ pub async fn handle(
     let (mut rparts, rbody) = resp.into_parts();
     forwarding::strip_hop_by_hop(&mut rparts.headers);
     rt.security_headers.strip_identifying(&mut rparts.headers);
-    let mut response = Response::from_parts(rparts, ProxyBody::upstream(rbody));
+    let mut response = Response::from_parts(rparts, ProxyBody::upstream(rbody, checkin));
     {
         parts.headers.clear();
         let exchange = Exchange {

@@ -503,6 +503,8 @@ async fn access_log_has_one_line_per_request_and_no_secrets() {
     assert_eq!(first["decision"], "allow");
     assert_eq!(first["route"], "echo");
     assert!(first["bytes_sent"].as_u64().unwrap() > 0);
+    assert_eq!(first["completed"], true, "{first}");
+    assert_eq!(lines[1]["completed"], true, "{}", lines[1]);
     assert_eq!(lines[1]["status"], 404);
     assert_eq!(lines[1]["decision"], "not-found");
 }

@@ -213,3 +213,48 @@ async fn tls_upstream_with_h2_by_alpn() {
     let inner_log = inner.access_log().await;
     assert!(inner_log.contains("\"protocol\":\"HTTP/2\""), "{inner_log}");
 }
+
+/// An upstream that answers 200 to everything and counts the connections it accepted.
+async fn counting_upstream() -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(|_req| async {
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                        http_body_util::Full::new(hyper::body::Bytes::from_static(
+                            b"{\"ok\":true}",
+                        )),
+                    ))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+#[tokio::test]
+async fn upstream_connections_are_reused() {
+    let (up, accepted) = counting_upstream().await;
+    let env = Env::start(&yaml_with_upstream(&format!(
+        "    targets: [\"http://{up}\"]"
+    )))
+    .await;
+    for _ in 0..20 {
+        let r = get(env.http(), "/health", "").await;
+        assert_eq!(r.status, 200, "{}", r.raw);
+    }
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "each request opened a new upstream connection"
+    );
+}

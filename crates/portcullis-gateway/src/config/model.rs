@@ -245,7 +245,7 @@ pub struct UpstreamConfig {
     /// Time allowed for a target to send response headers; after it, 504.
     #[serde(default = "defaults::response_timeout")]
     pub response_timeout: DurationValue,
-    /// Pooled keep-alive connections idle longer than this are closed.
+    /// Pooled keep-alive connections idle longer than this are not reused.
     #[serde(default = "defaults::idle_timeout")]
     pub idle_timeout: DurationValue,
     /// Most idle pooled connections kept per target.

@@ -7,6 +7,7 @@
 //! is ejected all are tried again rather than failing everything (Envoy's "panic mode").
 
 mod health;
+mod pool;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -15,17 +16,15 @@ use std::time::Duration;
 use http::uri::{Authority, Scheme};
 use http::{HeaderValue, Request, Response, Uri};
 use hyper::body::Incoming;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls::pki_types::ServerName;
+use tokio_rustls::TlsConnector;
 
 pub use health::Health;
+pub use pool::Checkin;
 
 use crate::body::{BodyError, BodyFailure, RequestBody};
 use crate::config::model::{Balance, UpstreamConfig, UpstreamProtocol};
-
-type HttpClient = Client<HttpsConnector<HttpConnector>, RequestBody>;
+use pool::{Connector, PoolError, TargetPool};
 
 /// One target of an upstream.
 pub struct Target {
@@ -37,10 +36,20 @@ pub struct Target {
     pub host_header: HeaderValue,
     in_flight: AtomicUsize,
     health: Health,
+    pool: Arc<TargetPool>,
+}
+
+/// What every target of an upstream shares when its pool is built.
+struct PoolSettings {
+    tls: TlsConnector,
+    connect_timeout: std::time::Duration,
+    h2: bool,
+    max_idle: usize,
+    idle_timeout: std::time::Duration,
 }
 
 impl Target {
-    fn parse(url: &str) -> Result<Self, String> {
+    fn parse(url: &str, settings: &PoolSettings) -> Result<Self, String> {
         let uri: Uri = url
             .parse()
             .map_err(|_| format!("invalid target URL {url:?}"))?;
@@ -66,6 +75,28 @@ impl Target {
         }
         let host_header = HeaderValue::from_str(authority.as_str())
             .map_err(|_| format!("target {url:?}: invalid host"))?;
+        let https = scheme == Scheme::HTTPS;
+        let tls = if https {
+            let host = authority
+                .host()
+                .trim_start_matches('[')
+                .trim_end_matches(']');
+            let name = ServerName::try_from(host.to_owned())
+                .map_err(|_| format!("target {url:?}: invalid TLS server name"))?;
+            Some((settings.tls.clone(), name))
+        } else {
+            None
+        };
+        let pool = TargetPool::new(
+            Connector {
+                address: pool::address_of(&authority, https),
+                tls,
+                connect_timeout: settings.connect_timeout,
+                h2: settings.h2,
+            },
+            settings.max_idle,
+            settings.idle_timeout,
+        );
         Ok(Self {
             label: Arc::from(authority.as_str()),
             scheme,
@@ -73,6 +104,7 @@ impl Target {
             host_header,
             in_flight: AtomicUsize::new(0),
             health: Health::default(),
+            pool,
         })
     }
 }
@@ -111,7 +143,6 @@ pub struct Upstream {
     balance: Balance,
     protocol: UpstreamProtocol,
     next: AtomicUsize,
-    client: HttpClient,
     response_timeout: Duration,
     /// Extra attempts allowed for retryable requests.
     pub retries: u32,
@@ -131,34 +162,25 @@ impl Upstream {
         if cfg.targets.is_empty() {
             return Err("an upstream needs at least one target".into());
         }
+        let mut tls = crate::tls::client_config(cfg.ca.as_deref().map(|p| base_dir.join(p)))?;
+        tls.alpn_protocols = match cfg.protocol {
+            UpstreamProtocol::H2 => vec![b"h2".to_vec()],
+            _ => vec![b"http/1.1".to_vec()],
+        };
+        let settings = PoolSettings {
+            tls: TlsConnector::from(Arc::new(tls)),
+            connect_timeout: cfg.connect_timeout.0,
+            h2: cfg.protocol == UpstreamProtocol::H2,
+            max_idle: cfg.max_idle_per_target,
+            idle_timeout: cfg.idle_timeout.0,
+        };
         let targets = cfg
             .targets
             .iter()
-            .map(|t| Target::parse(t))
+            .map(|t| Target::parse(t, &settings))
             .collect::<Result<Vec<_>, _>>()?;
         if targets.iter().any(|t| t.scheme != targets[0].scheme) {
             return Err("all targets of an upstream must use the same scheme".into());
-        }
-        let tls = crate::tls::client_config(cfg.ca.as_deref().map(|p| base_dir.join(p)))?;
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(cfg.connect_timeout.0));
-        let builder = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http();
-        let connector = match cfg.protocol {
-            UpstreamProtocol::Http1 => builder.enable_http1().wrap_connector(http),
-            UpstreamProtocol::H2 => builder.enable_http2().wrap_connector(http),
-        };
-        let mut client = Client::builder(TokioExecutor::new());
-        client
-            .pool_idle_timeout(cfg.idle_timeout.0)
-            .pool_max_idle_per_host(cfg.max_idle_per_target)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new());
-        if cfg.protocol == UpstreamProtocol::H2 {
-            client.http2_only(true);
         }
         Ok(Self {
             name: Arc::from(name),
@@ -166,7 +188,6 @@ impl Upstream {
             balance: cfg.balance,
             protocol: cfg.protocol,
             next: AtomicUsize::new(0),
-            client: client.build(connector),
             response_timeout: cfg.response_timeout.0,
             retries: cfg.retries,
             max_failures: cfg.health.max_failures.max(1),
@@ -221,8 +242,12 @@ impl Upstream {
         self.targets.is_empty()
     }
 
-    /// The URI of `path_and_query` on target `index`.
+    /// The URI of `path_and_query` on target `index`: origin form for HTTP/1.1, absolute for
+    /// HTTP/2 (which carries scheme and authority as pseudo-headers).
     pub fn uri(&self, index: usize, path_and_query: &str) -> Result<Uri, http::Error> {
+        if !self.is_h2() {
+            return Uri::builder().path_and_query(path_and_query).build();
+        }
         let t = &self.targets[index];
         Uri::builder()
             .scheme(t.scheme.clone())
@@ -232,23 +257,25 @@ impl Upstream {
     }
 
     /// Sends one request to target `index`, waiting at most `response_timeout` for headers.
-    /// Updates in-flight counts and passive health.
+    /// Updates in-flight counts and passive health. The [`Checkin`] (HTTP/1.1) must travel with
+    /// the response body so the connection is reused once the body is read.
     pub async fn send(
         &self,
         index: usize,
         req: Request<RequestBody>,
-    ) -> Result<Response<Incoming>, UpstreamError> {
+    ) -> Result<(Response<Incoming>, Option<Checkin>), UpstreamError> {
         let target = &self.targets[index];
         target.in_flight.fetch_add(1, Ordering::Relaxed);
-        let result = tokio::time::timeout(self.response_timeout, self.client.request(req)).await;
+        let result = tokio::time::timeout(self.response_timeout, target.pool.send(req)).await;
         target.in_flight.fetch_sub(1, Ordering::Relaxed);
         let outcome = match result {
             Err(_) => Err(UpstreamError::Timeout),
             Ok(Ok(resp)) => Ok(resp),
-            Ok(Err(e)) => Err(classify(&e)),
+            Ok(Err(PoolError::Connect)) => Err(UpstreamError::Connect),
+            Ok(Err(PoolError::Exchange(e))) => Err(classify(&e)),
         };
         match &outcome {
-            Ok(resp) if resp.status().is_server_error() => {
+            Ok((resp, _)) if resp.status().is_server_error() => {
                 target.health.failure(self.max_failures, self.eject_for)
             }
             Ok(_) => target.health.success(),
@@ -259,7 +286,7 @@ impl Upstream {
     }
 }
 
-fn classify(e: &hyper_util::client::legacy::Error) -> UpstreamError {
+fn classify(e: &hyper::Error) -> UpstreamError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
     while let Some(s) = source {
         if let Some(b) = s.downcast_ref::<BodyError>() {
@@ -267,9 +294,5 @@ fn classify(e: &hyper_util::client::legacy::Error) -> UpstreamError {
         }
         source = s.source();
     }
-    if e.is_connect() {
-        UpstreamError::Connect
-    } else {
-        UpstreamError::Protocol
-    }
+    UpstreamError::Protocol
 }
