@@ -4,7 +4,7 @@
 //! An HTTP/1.1 connection goes back to the idle list only when its response body has been read
 //! to the end ([`Checkin`]); a body dropped half-way closes the connection, so a stream is never
 //! reused in an unknown state. A request that a pooled connection refused before sending anything
-//! (the upstream had just closed it) is retried once on a fresh connection.
+//! (the upstream had just closed it) is tried on the next idle connection, or a fresh one.
 
 use std::io;
 use std::sync::{Arc, Mutex};
@@ -142,7 +142,7 @@ impl TargetPool {
             match sender.try_send_request(req).await {
                 Ok(resp) => return Ok((resp, Some(self.checkin(sender)))),
                 Err(mut e) => match e.take_message() {
-                    // Not sent: the connection was closing. Retry once on a fresh one.
+                    // Not sent: the connection was closing. Try the next one.
                     Some(back) => req = back,
                     None => return Err(PoolError::Exchange(e.into_error())),
                 },
