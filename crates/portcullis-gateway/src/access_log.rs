@@ -1,94 +1,35 @@
 //! The JSON access log: one line per request, written off the request path.
 //!
-//! A request serializes its line into a shared buffer (a short, uncontended lock, no syscall, no
-//! wake-up); a writer thread swaps the buffer out every [`FLUSH_EVERY`] and writes it in one go.
-//! When the buffer already holds [`MAX_PENDING_BYTES`] the line is dropped and counted, so a
-//! stuck disk never blocks or bloats the gateway.
+//! Lines go through a [`LineSink`]: serialized into a shared buffer on the request path, written
+//! by a thread off it.
 //! What is logged is fixed by [`PendingEntry`]: no header values at all (so no Authorization,
 //! Cookie or API key can appear) and the path without its query string (query strings carry
 //! tokens more often than they should).
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::json_line::JsonLine;
+use crate::line_sink::LineSink;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::Histogram;
 use tokio::time::Instant;
 
-/// How often the writer thread writes what accumulated.
-pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
-/// Bytes waiting for the writer beyond which new lines are dropped (and counted).
-pub const MAX_PENDING_BYTES: usize = 8 * 1024 * 1024;
-
 /// Where access-log lines go.
 pub struct AccessLog {
-    pending: Option<Arc<Mutex<Vec<u8>>>>,
-    dropped: Counter,
+    sink: LineSink,
 }
 
 impl AccessLog {
     /// A log writing to `path` (`stdout` or a file, appended). `None`: logging disabled.
     pub fn open(path: Option<&str>, dropped: Counter) -> std::io::Result<Arc<Self>> {
-        let Some(path) = path else {
-            return Ok(Arc::new(Self {
-                pending: None,
-                dropped,
-            }));
-        };
-        let out: Box<dyn Write + Send> = if path == "stdout" {
-            Box::new(std::io::stdout())
-        } else {
-            Box::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)?,
-            )
-        };
-        let pending = Arc::new(Mutex::new(Vec::with_capacity(64 * 1024)));
-        let weak = Arc::downgrade(&pending);
-        std::thread::Builder::new()
-            .name("portcullis-access-log".into())
-            .spawn(move || write_lines(weak, out))?;
-        Ok(Arc::new(Self {
-            pending: Some(pending),
-            dropped,
-        }))
+        let sink = LineSink::open(path.map(Path::new), "access-log", dropped)?;
+        Ok(Arc::new(Self { sink }))
     }
 
     fn write(&self, record: &Record) {
-        let Some(pending) = &self.pending else { return };
-        let mut buf = pending.lock().unwrap_or_else(|p| p.into_inner());
-        if buf.len() >= MAX_PENDING_BYTES {
-            drop(buf);
-            self.dropped.inc();
-            return;
-        }
-        record.write_json(&mut buf);
-    }
-}
-
-/// Writes what accumulated every [`FLUSH_EVERY`]; ends (after a last write) when the log is
-/// dropped.
-fn write_lines(pending: std::sync::Weak<Mutex<Vec<u8>>>, mut out: Box<dyn Write + Send>) {
-    let mut spare = Vec::with_capacity(64 * 1024);
-    loop {
-        std::thread::sleep(FLUSH_EVERY);
-        let Some(shared) = pending.upgrade() else {
-            return;
-        };
-        {
-            let mut buf = shared.lock().unwrap_or_else(|p| p.into_inner());
-            std::mem::swap(&mut *buf, &mut spare);
-        }
-        drop(shared);
-        if !spare.is_empty() {
-            let _ = out.write_all(&spare);
-            let _ = out.flush();
-            spare.clear();
-        }
+        self.sink.write(|buf| record.write_json(buf));
     }
 }
 
@@ -211,7 +152,7 @@ impl Drop for PendingEntry {
         if let Some(h) = &self.latency {
             h.observe(elapsed.as_secs_f64());
         }
-        if self.log.pending.is_none() {
+        if !self.log.sink.is_enabled() {
             return;
         }
         self.record.duration_ms = elapsed.as_secs_f64() * 1e3;

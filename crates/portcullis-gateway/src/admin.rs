@@ -1,5 +1,6 @@
 //! The admin listener (axum, never on the data path): `/healthz` and `/readyz` for load
-//! balancers, and behind a bearer token `/metrics` (Prometheus) and `POST /reload`.
+//! balancers, and behind a bearer token `/metrics` (Prometheus), `POST /reload` and the API key
+//! endpoints ([`crate::admin_keys`]).
 //!
 //! The token is compared in constant time; a missing or wrong token gets 401 with no hint of
 //! which. Reload errors are returned to the (authenticated) caller with their locations.
@@ -39,6 +40,18 @@ pub async fn serve(tcp: TcpListener, state: AdminState, mut shutdown: watch::Rec
     let protected = Router::new()
         .route("/metrics", get(metrics))
         .route("/reload", post(reload))
+        .route(
+            "/keys/{api}/{provider}",
+            get(crate::admin_keys::list).post(crate::admin_keys::create),
+        )
+        .route(
+            "/keys/{api}/{provider}/{prefix}/revoke",
+            post(crate::admin_keys::revoke),
+        )
+        .route(
+            "/keys/{api}/{provider}/{prefix}/rotate",
+            post(crate::admin_keys::rotate),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let app = Router::new()
         .route("/healthz", get(healthz))

@@ -24,6 +24,9 @@ use crate::listener::{self, BoundListener, ConnLimits, ConnTracker, ListenerKind
 use crate::metrics::Metrics;
 use crate::proxy::Shared;
 use crate::runtime::Runtime;
+use crate::security_events::SecurityEvents;
+use crate::services::Services;
+use crate::state::key_store::KeyStore;
 use crate::tls::ReloadingCert;
 
 /// Why the gateway could not start.
@@ -46,24 +49,36 @@ pub enum StartError {
     /// The access log could not be opened.
     #[error("cannot open access log: {0}")]
     AccessLog(std::io::Error),
+    /// The security event log could not be opened.
+    #[error("cannot open security event log: {0}")]
+    SecurityEvents(std::io::Error),
+    /// The state store could not be opened.
+    #[error("{0}")]
+    State(#[from] crate::state::key_store::StoreError),
 }
 
 /// Reloads config and certificates; shared by the admin API, signals and the file watcher.
 pub struct Reloader {
     shared: Arc<Shared>,
+    services: Arc<Services>,
     config_path: Option<PathBuf>,
     certs: Vec<Arc<ReloadingCert>>,
     stamp: ArcSwap<Option<(SystemTime, u64)>>,
 }
 
 impl Reloader {
+    /// The runtime currently serving.
+    pub fn runtime(&self) -> Arc<Runtime> {
+        self.shared.runtime.load_full()
+    }
+
     /// Re-reads the config file and swaps the runtime if it is valid.
     pub fn reload_config(&self) -> Result<(), ConfigError> {
         let Some(path) = &self.config_path else {
             return Ok(());
         };
         self.stamp.store(Arc::new(file_stamp(path)));
-        let result = load_file(path).and_then(|loaded| compile(&loaded, &self.shared.metrics));
+        let result = load_file(path).and_then(|loaded| compile(&loaded, &self.services));
         match result {
             Ok(rt) => {
                 self.shared.runtime.store(Arc::new(rt));
@@ -135,8 +150,22 @@ impl Gateway {
     pub async fn start(loaded: LoadedConfig, watch_file: bool) -> Result<Self, StartError> {
         crate::tls::install_provider();
         let metrics = Arc::new(Metrics::new());
-        let runtime = compile(&loaded, &metrics)?;
         let cfg = &loaded.config;
+        let events_path = match cfg.security_events.path.as_str() {
+            p @ ("stdout" | "stderr") => PathBuf::from(p),
+            p => loaded.base_dir.join(p),
+        };
+        let events = SecurityEvents::open(
+            cfg.security_events.enabled.then_some(events_path.as_path()),
+            metrics.clone(),
+        )
+        .map_err(StartError::SecurityEvents)?;
+        let key_store = match &cfg.state.path {
+            Some(p) => Some(Arc::new(KeyStore::open(&loaded.base_dir.join(p))?)),
+            None => None,
+        };
+        let services = Arc::new(Services::new(metrics.clone(), Arc::new(events), key_store));
+        let runtime = compile(&loaded, &services)?;
         let log_path = match cfg.access_log.path.as_str() {
             "stdout" => "stdout".to_owned(),
             p => loaded.base_dir.join(p).display().to_string(),
@@ -176,7 +205,8 @@ impl Gateway {
                         .map_err(|m| config_error(&loaded, m))?,
                     );
                     certs.push(cert.clone());
-                    let sc = crate::tls::server_config(t, cert.clone())
+                    let client_ca = t.client_ca.as_ref().map(|p| loaded.base_dir.join(p));
+                    let sc = crate::tls::server_config(t, cert.clone(), client_ca.as_deref())
                         .map_err(|m| config_error(&loaded, m))?;
                     Some((TlsAcceptor::from(Arc::new(sc)), cert))
                 }
@@ -212,8 +242,12 @@ impl Gateway {
             )));
         }
 
+        if let Some(store) = services.key_store.clone() {
+            tasks.push(tokio::spawn(flush_key_usage(store, shutdown_rx.clone())));
+        }
         let reloader = Arc::new(Reloader {
             shared: shared.clone(),
+            services: services.clone(),
             config_path: watch_file.then(|| loaded.file.clone()),
             certs,
             stamp: ArcSwap::from_pointee(file_stamp(&loaded.file)),
@@ -311,7 +345,7 @@ impl Gateway {
 }
 
 /// Runs every check on a loaded config and compiles it; errors carry their locations.
-fn compile(loaded: &LoadedConfig, metrics: &Metrics) -> Result<Runtime, ConfigError> {
+fn compile(loaded: &LoadedConfig, services: &Services) -> Result<Runtime, ConfigError> {
     let report = validate::check(loaded);
     if !report.is_ok() {
         return Err(ConfigError {
@@ -322,7 +356,7 @@ fn compile(loaded: &LoadedConfig, metrics: &Metrics) -> Result<Runtime, ConfigEr
                 .collect(),
         });
     }
-    Runtime::build(loaded, metrics).map_err(|findings| ConfigError {
+    Runtime::build(loaded, services).map_err(|findings| ConfigError {
         diagnostics: loaded.diagnose(&findings),
     })
 }
@@ -351,6 +385,24 @@ async fn watch_files(reloader: Arc<Reloader>, mut shutdown: watch::Receiver<bool
             let _ = reloader.reload_config();
         }
         reloader.reload_certs(false);
+    }
+}
+
+/// How often API key last-used times are written.
+const KEY_USAGE_FLUSH: Duration = Duration::from_secs(10);
+
+async fn flush_key_usage(store: Arc<KeyStore>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(KEY_USAGE_FLUSH);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|s| *s) => return,
+        }
+        let store = store.clone();
+        let flushed = tokio::task::spawn_blocking(move || store.flush_last_used()).await;
+        if let Ok(Err(e)) = flushed {
+            tracing::warn!(event = "key_usage_flush_failed", "{e}");
+        }
     }
 }
 

@@ -14,20 +14,28 @@
 
 pub mod access_log;
 pub mod admin;
+pub mod admin_keys;
+pub mod auth;
 pub mod body;
+pub mod condition;
 pub mod config;
 pub mod forwarding;
 pub mod framing_sniffer;
 pub mod gateway;
 pub mod json_line;
+pub mod line_sink;
 pub mod listener;
 pub mod metrics;
+pub mod outbound;
 pub mod pipeline;
 pub mod problem;
 pub mod proxy;
 pub mod request_guard;
 pub mod route;
 pub mod runtime;
+pub mod security_events;
+pub mod services;
+pub mod state;
 pub mod tls;
 pub mod upstream;
 

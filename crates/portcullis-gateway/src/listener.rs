@@ -184,6 +184,7 @@ pub async fn run(
                 tls: listener.tls.is_some(),
                 peer_info: crate::forwarding::Peer::new(peer.ip(), listener.tls.is_some()),
                 framing_conflict: FramingConflict::default(),
+                client_cert: std::sync::OnceLock::new(),
             }),
             kind: listener.kind,
             tls: listener.tls.as_ref().map(|(a, _)| a.clone()),
@@ -218,6 +219,16 @@ impl Connection {
                     tokio::time::timeout(limits.header_read_timeout, acceptor.accept(tcp)).await;
                 match handshake {
                     Ok(Ok(stream)) => {
+                        if let Some(der) = stream
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(|c| c.first())
+                        {
+                            if let Some(cert) = crate::auth::ClientCert::from_der(der) {
+                                let _ = self.info.client_cert.set(Arc::new(cert));
+                            }
+                        }
                         let io = ActivityIo::new(
                             stream,
                             activity.clone(),

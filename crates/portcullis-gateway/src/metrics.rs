@@ -41,6 +41,12 @@ struct ReasonLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EventLabels {
+    kind: &'static str,
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
 }
@@ -62,6 +68,8 @@ pub struct Metrics {
     refusals: Family<ReasonLabels, Counter>,
     reloads: Family<OutcomeLabels, Counter>,
     access_log_dropped: Counter,
+    security_events: Family<EventLabels, Counter>,
+    events_dropped: Counter,
 }
 
 /// Handles for one route (or for requests that matched none).
@@ -97,6 +105,18 @@ impl Metrics {
         let refusals = Family::<ReasonLabels, Counter>::default();
         let reloads = Family::<OutcomeLabels, Counter>::default();
         let access_log_dropped = Counter::default();
+        let security_events = Family::<EventLabels, Counter>::default();
+        let events_dropped = Counter::default();
+        registry.register(
+            "security_events",
+            "Security events (authentication, authorization, lockout) by kind and reason",
+            security_events.clone(),
+        );
+        registry.register(
+            "security_events_dropped_lines",
+            "Security-event lines dropped because the writer fell behind",
+            events_dropped.clone(),
+        );
         registry.register(
             "requests",
             "Requests by API, route and status class",
@@ -141,6 +161,8 @@ impl Metrics {
             refusals,
             reloads,
             access_log_dropped,
+            security_events,
+            events_dropped,
         }
     }
 
@@ -207,7 +229,19 @@ impl Metrics {
         self.reloads.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
-    /// The dropped-access-log-lines counter.
+    /// Counts one security event.
+    pub fn security_event(&self, kind: &'static str, reason: &'static str) {
+        self.security_events
+            .get_or_create(&EventLabels { kind, reason })
+            .inc();
+    }
+
+    /// Counter of security-event lines dropped by the writer.
+    pub fn events_dropped(&self) -> Counter {
+        self.events_dropped.clone()
+    }
+
+    /// Counter of access-log lines dropped by the writer.
     pub fn access_log_dropped(&self) -> Counter {
         self.access_log_dropped.clone()
     }

@@ -33,6 +33,16 @@ pub enum Refusal {
     HeadersTooLarge,
     /// The API is not public and has no authentication configured (default deny).
     AccessDenied,
+    /// No valid credential was presented (401 with `WWW-Authenticate`).
+    Unauthenticated,
+    /// The credential is valid but too weak for this operation: MFA or another `acr` needed.
+    StepUpRequired,
+    /// The principal may not perform this operation (roles, scopes, conditions).
+    Forbidden,
+    /// The client IP is not allowed.
+    IpDenied,
+    /// Too many failed authentications from this client or for this identity.
+    LockedOut,
     /// No upstream target could be reached, or it failed.
     UpstreamUnavailable,
     /// The upstream did not answer in time.
@@ -45,7 +55,7 @@ pub enum Refusal {
 
 impl Refusal {
     /// Every refusal, for docs and tests.
-    pub const ALL: [Refusal; 12] = [
+    pub const ALL: [Refusal; 17] = [
         Self::NotFound,
         Self::MethodNotAllowed,
         Self::BadRequest,
@@ -54,6 +64,11 @@ impl Refusal {
         Self::UriTooLong,
         Self::HeadersTooLarge,
         Self::AccessDenied,
+        Self::Unauthenticated,
+        Self::StepUpRequired,
+        Self::Forbidden,
+        Self::IpDenied,
+        Self::LockedOut,
         Self::UpstreamUnavailable,
         Self::UpstreamTimeout,
         Self::UpstreamError,
@@ -71,6 +86,9 @@ impl Refusal {
             Self::UriTooLong => StatusCode::URI_TOO_LONG,
             Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::AccessDenied => StatusCode::FORBIDDEN,
+            Self::Unauthenticated | Self::StepUpRequired => StatusCode::UNAUTHORIZED,
+            Self::Forbidden | Self::IpDenied => StatusCode::FORBIDDEN,
+            Self::LockedOut => StatusCode::TOO_MANY_REQUESTS,
             Self::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::UpstreamError => StatusCode::BAD_GATEWAY,
@@ -89,6 +107,11 @@ impl Refusal {
             Self::UriTooLong => "uri-too-long",
             Self::HeadersTooLarge => "headers-too-large",
             Self::AccessDenied => "access-denied",
+            Self::Unauthenticated => "unauthenticated",
+            Self::StepUpRequired => "step-up-required",
+            Self::Forbidden => "forbidden",
+            Self::IpDenied => "ip-denied",
+            Self::LockedOut => "locked-out",
             Self::UpstreamUnavailable => "upstream-unavailable",
             Self::UpstreamTimeout => "upstream-timeout",
             Self::UpstreamError => "upstream-error",
@@ -107,6 +130,11 @@ impl Refusal {
             Self::UriTooLong => "Request target too long",
             Self::HeadersTooLarge => "Request headers too large",
             Self::AccessDenied => "Access denied",
+            Self::Unauthenticated => "Authentication required",
+            Self::StepUpRequired => "Stronger authentication required",
+            Self::Forbidden => "Not allowed",
+            Self::IpDenied => "Client address not allowed",
+            Self::LockedOut => "Too many failed attempts",
             Self::UpstreamUnavailable => "Upstream service unavailable",
             Self::UpstreamTimeout => "Upstream service timed out",
             Self::UpstreamError => "Upstream service failed",

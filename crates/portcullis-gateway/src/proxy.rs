@@ -17,7 +17,7 @@ use crate::access_log::{AccessLog, PendingEntry, Record};
 use crate::body::{BodyFailure, ProxyBody, RequestBody};
 use crate::forwarding::{self, Forwarding, RequestId, X_REQUEST_ID};
 use crate::metrics::{Metrics, RouteMetrics};
-use crate::pipeline::{Exchange, Flow};
+use crate::pipeline::{Answer, Exchange, Flow, Step};
 use crate::problem::Refusal;
 use crate::request_guard;
 use crate::route::RouteMatch;
@@ -46,6 +46,8 @@ pub struct ConnInfo {
     pub peer_info: forwarding::Peer,
     /// Set when this connection sent a head with both Content-Length and Transfer-Encoding.
     pub framing_conflict: crate::listener::FramingConflict,
+    /// The client certificate verified during the TLS handshake (mutual TLS).
+    pub client_cert: std::sync::OnceLock<Arc<crate::auth::ClientCert>>,
 }
 
 /// What the access log and metrics need to know about how a request ended.
@@ -75,9 +77,9 @@ pub async fn handle(
         started,
         request_id: &request_id,
         client_ip,
-        method: &parts.method,
+        method: parts.method.clone(),
         version: parts.version,
-        uri: &parts.uri,
+        uri: parts.uri.clone(),
     };
 
     let host = match request_guard::check(&parts, rt.limits.max_uri_bytes) {
@@ -101,14 +103,20 @@ pub async fn handle(
     };
     forwarding::strip_hop_by_hop(&mut parts.headers);
     {
-        let exchange = Exchange {
-            request: &parts,
+        let mut exchange = Exchange {
+            request: &mut parts,
             client_ip,
             request_id: request_id.as_str(),
+            client_cert: conn.client_cert.get(),
+            principal: None,
         };
         for stage in &route.stages {
-            if let Flow::Respond(r) = stage.on_request(&exchange) {
-                return Ok(ctx.refuse(r, Some(&route), None));
+            let flow = match stage.on_request(&mut exchange) {
+                Step::Done(flow) => flow,
+                Step::Wait(pending) => pending.await,
+            };
+            if let Flow::Respond(answer) = flow {
+                return Ok(ctx.answer(answer, Some(&route)));
             }
         }
     }
@@ -235,9 +243,11 @@ pub async fn handle(
     {
         parts.headers.clear();
         let exchange = Exchange {
-            request: &parts,
+            request: &mut parts,
             client_ip,
             request_id: request_id.as_str(),
+            client_cert: conn.client_cert.get(),
+            principal: None,
         };
         for stage in &route.stages {
             stage.on_response(&exchange, &mut response);
@@ -272,9 +282,9 @@ pub async fn redirect(
         started: Instant::now(),
         request_id: &request_id,
         client_ip: rt.trusted_proxies.client_ip(conn.peer.ip(), &parts.headers),
-        method: &parts.method,
+        method: parts.method.clone(),
         version: parts.version,
-        uri: &parts.uri,
+        uri: parts.uri.clone(),
     };
     let host = match request_guard::check(&parts, rt.limits.max_uri_bytes) {
         Ok(h) if !h.is_empty() => h,
@@ -305,7 +315,6 @@ pub async fn redirect(
 }
 
 /// Per-request context for writing answers.
-#[derive(Clone, Copy)]
 struct Ctx<'a> {
     shared: &'a Arc<Shared>,
     rt: &'a Runtime,
@@ -313,12 +322,21 @@ struct Ctx<'a> {
     started: Instant,
     request_id: &'a RequestId,
     client_ip: IpAddr,
-    method: &'a Method,
+    method: Method,
     version: Version,
-    uri: &'a http::Uri,
+    uri: http::Uri,
 }
 
 impl Ctx<'_> {
+    /// Writes a stage's answer: its refusal plus the headers it asked for.
+    fn answer(&self, answer: Answer, route: Option<&Route>) -> Response<ProxyBody> {
+        let mut resp = self.refuse(answer.refusal, route, None);
+        for (name, value) in answer.headers {
+            resp.headers_mut().append(name, value);
+        }
+        resp
+    }
+
     fn refuse(
         &self,
         refusal: Refusal,

@@ -193,7 +193,7 @@ impl<R> Router<R> {
 }
 
 /// The matchit paths a configured path expands to. `/a/*` is a prefix: `/a` and `/a/{*rest}`.
-fn matchit_paths(path: &str) -> Result<Vec<String>, String> {
+pub(crate) fn matchit_paths(path: &str) -> Result<Vec<String>, String> {
     if !path.starts_with('/') {
         return Err(format!("path {path:?} must start with '/'"));
     }

@@ -9,10 +9,12 @@ use std::time::Duration;
 use crate::config::model::LimitsConfig;
 use crate::config::{Finding, LoadedConfig};
 use crate::forwarding::TrustedProxies;
-use crate::metrics::{Metrics, RouteMetrics};
+use crate::metrics::RouteMetrics;
+use crate::pipeline::ip_filter::IpLists;
 use crate::pipeline::security_headers::SecurityHeaders;
-use crate::pipeline::{build_stages, Stage};
+use crate::pipeline::{build_stages, Stage, StageContext};
 use crate::route::{parse_methods, HostPattern, Router};
+use crate::services::Services;
 use crate::upstream::Upstream;
 
 /// A compiled route.
@@ -97,13 +99,34 @@ pub struct Runtime {
     pub unmatched: RouteMetrics,
     /// What was compiled.
     pub summary: Summary,
+    /// Each API's authentication, by API name.
+    pub auths: BTreeMap<String, Arc<crate::auth::ApiAuth>>,
+}
+
+impl Runtime {
+    /// The API key provider `provider` of API `api`.
+    pub fn api_key_provider(
+        &self,
+        api: &str,
+        provider: &str,
+    ) -> Option<&crate::auth::api_key::ApiKeyProvider> {
+        self.auths.get(api)?.providers.iter().find_map(|p| match p {
+            crate::auth::Provider::ApiKey(k) if &*k.name == provider => Some(k),
+            _ => None,
+        })
+    }
 }
 
 impl Runtime {
     /// Compiles a loaded config. Returns every error found, each at its YAML path.
-    pub fn build(loaded: &LoadedConfig, metrics: &Metrics) -> Result<Self, Vec<Finding>> {
+    pub fn build(loaded: &LoadedConfig, services: &Services) -> Result<Self, Vec<Finding>> {
         let cfg = &loaded.config;
+        let metrics = &services.metrics;
         let mut errors = Vec::new();
+        let global_ip_filter = IpLists::parse(&cfg.ip_filter).unwrap_or_else(|m| {
+            errors.push(Finding::error("ip_filter", m));
+            IpLists::default()
+        });
 
         let trusted_proxies =
             TrustedProxies::parse(&cfg.trusted_proxies).unwrap_or_else(|(i, m)| {
@@ -132,6 +155,7 @@ impl Runtime {
             upstreams: upstreams.len(),
         };
         let mut api_names = Vec::new();
+        let mut auths = BTreeMap::new();
         for (ai, api) in cfg.apis.iter().enumerate() {
             let at = format!("apis.{ai}");
             if api.name.is_empty() || api_names.contains(&api.name.as_str()) {
@@ -159,6 +183,29 @@ impl Runtime {
                         .ok()
                 })
                 .collect();
+            let api_name: Arc<str> = Arc::from(api.name.as_str());
+            let auth = match &api.auth {
+                Some(_) if api.public => {
+                    errors.push(Finding::error(
+                        format!("{at}.public"),
+                        "an API is either `public: true` or has an `auth` block, not both",
+                    ));
+                    None
+                }
+                Some(a) => crate::auth::compile::compile(
+                    &api.name,
+                    a,
+                    &format!("{at}.auth"),
+                    &loaded.base_dir,
+                    services,
+                )
+                .map_err(|e| errors.extend(e))
+                .ok(),
+                None => None,
+            };
+            if let Some(a) = &auth {
+                auths.insert(api.name.clone(), a.clone());
+            }
             if api.routes.is_empty() {
                 errors.push(Finding::error(
                     format!("{at}.routes"),
@@ -221,14 +268,53 @@ impl Runtime {
                         ));
                     }
                 }
+                if rc.auth.is_some() && api.auth.is_none() {
+                    errors.push(Finding::error(
+                        format!("{rat}.auth"),
+                        format!(
+                            "route has an auth rule but API {:?} has no `auth` block with providers",
+                            api.name
+                        ),
+                    ));
+                    continue;
+                }
                 let full_path = format!("{}{}", api.base_path, rc.path);
+                let route_name: Arc<str> = Arc::from(name.as_str());
+                let ctx = StageContext {
+                    api: &api_name,
+                    route: &route_name,
+                    path: &full_path,
+                    auth: auth.as_ref(),
+                    global_ip_filter: &global_ip_filter,
+                    services,
+                };
+                let stages = match build_stages(api, rc, &ctx) {
+                    Ok(s) => s,
+                    Err(es) => {
+                        let base = if rc.auth.is_some() {
+                            rat.clone()
+                        } else {
+                            format!("{at}.auth.default")
+                        };
+                        for (key, m) in es {
+                            let key = key.strip_prefix("auth.").unwrap_or(&key).to_owned();
+                            let full = if rc.auth.is_some() {
+                                format!("{base}.auth.{key}")
+                            } else {
+                                format!("{base}.{key}")
+                            };
+                            errors.push(Finding::error(full, m));
+                        }
+                        continue;
+                    }
+                };
                 let route = Arc::new(Route {
-                    api: Arc::from(api.name.as_str()),
-                    name: Arc::from(name.as_str()),
+                    api: api_name.clone(),
+                    name: route_name,
                     upstream,
                     max_body_bytes: rc.max_body_bytes.unwrap_or(cfg.limits.max_body_bytes).0,
                     strip_prefix: rc.strip_prefix.clone().filter(|p| p != "/"),
-                    stages: build_stages(api, rc),
+                    stages,
                     metrics: metrics.route(&api.name, &name),
                 });
                 for host in &hosts {
@@ -248,6 +334,7 @@ impl Runtime {
                 security_headers,
                 unmatched: metrics.route("-", "-"),
                 summary,
+                auths,
             }),
             _ => Err(errors),
         }

@@ -13,13 +13,13 @@ use std::time::SystemTime;
 
 use arc_swap::ArcSwap;
 use rustls::crypto::CryptoProvider;
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::config::model::{TlsConfig, TlsVersion};
+use crate::config::model::{ClientAuth, TlsConfig, TlsVersion};
 
 /// The one crypto provider of the process (aws-lc-rs).
 pub fn provider() -> Arc<CryptoProvider> {
@@ -110,37 +110,65 @@ impl ResolvesServerCert for ReloadingCert {
     }
 }
 
-/// Builds the server config of a TLS listener.
-pub fn server_config(cfg: &TlsConfig, cert: Arc<ReloadingCert>) -> Result<ServerConfig, String> {
+/// Builds the server config of a TLS listener. `client_ca` (resolved path) turns on mutual TLS:
+/// client certificates are verified against it, and required when `cfg.client_auth` says so.
+pub fn server_config(
+    cfg: &TlsConfig,
+    cert: Arc<ReloadingCert>,
+    client_ca: Option<&Path>,
+) -> Result<ServerConfig, String> {
     let versions: &[&'static rustls::SupportedProtocolVersion] = match cfg.min_version {
         TlsVersion::Tls13 => &[&rustls::version::TLS13],
         _ => &[&rustls::version::TLS13, &rustls::version::TLS12],
     };
-    let mut config = ServerConfig::builder_with_provider(provider())
+    let builder = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(versions)
-        .map_err(|e| format!("TLS setup failed: {e}"))?
-        .with_no_client_auth()
-        .with_cert_resolver(cert);
+        .map_err(|e| format!("TLS setup failed: {e}"))?;
+    let builder = match client_ca {
+        None => builder.with_no_client_auth(),
+        Some(path) => {
+            let roots = Arc::new(load_roots(path)?);
+            let verifier = WebPkiClientVerifier::builder_with_provider(roots, provider());
+            let verifier = match cfg.client_auth {
+                ClientAuth::Required => verifier,
+                _ => verifier.allow_unauthenticated(),
+            };
+            builder.with_client_cert_verifier(
+                verifier
+                    .build()
+                    .map_err(|e| format!("client CA {}: {e}", path.display()))?,
+            )
+        }
+    };
+    let mut config = builder.with_cert_resolver(cert);
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
 
+/// Reads a PEM CA bundle.
+pub fn load_roots(path: &Path) -> Result<RootCertStore, String> {
+    let mut roots = RootCertStore::empty();
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("invalid CA PEM {}: {e}", path.display()))?;
+    let (added, _) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        return Err(format!("no usable CA certificate in {}", path.display()));
+    }
+    Ok(roots)
+}
+
 /// Builds the client config used towards upstreams: verified against `ca` or the web roots.
 pub fn client_config(ca: Option<PathBuf>) -> Result<ClientConfig, String> {
-    let mut roots = RootCertStore::empty();
-    match ca {
-        Some(path) => {
-            let certs = CertificateDer::pem_file_iter(&path)
-                .map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("invalid CA PEM {}: {e}", path.display()))?;
-            let (added, _) = roots.add_parsable_certificates(certs);
-            if added == 0 {
-                return Err(format!("no usable CA certificate in {}", path.display()));
-            }
+    let roots = match ca {
+        Some(path) => load_roots(&path)?,
+        None => {
+            let mut roots = RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            roots
         }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-    }
+    };
     Ok(ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| format!("TLS setup failed: {e}"))?

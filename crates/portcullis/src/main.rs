@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod demo;
+mod keys;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -44,6 +45,13 @@ enum Command {
     },
     /// Run the demo: the demo API with the gateway in front of it, and a guided tour.
     Demo(demo::DemoArgs),
+    /// Manage API keys in the state store.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
+    /// Hash a password (read from stdin) for a `basic` provider.
+    HashPassword,
 }
 
 #[derive(Subcommand)]
@@ -73,6 +81,18 @@ fn main() -> ExitCode {
         }
         Command::Serve { config, workers } => run_async(workers, serve(config)),
         Command::Demo(args) => run_async(None, demo::run(args)),
+        Command::Keys { command } => report(keys::run(command)),
+        Command::HashPassword => report(keys::hash_password()),
+    }
+}
+
+fn report(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 

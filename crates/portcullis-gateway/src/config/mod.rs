@@ -4,6 +4,7 @@
 //! Posture: unknown keys are errors, every error is reported (not only the first), and a config
 //! that fails any check is refused as a whole.
 
+pub mod auth_model;
 pub mod load;
 pub mod model;
 pub mod secret;

@@ -13,6 +13,8 @@ use serde::Deserialize;
 use super::secret::SecretRef;
 use super::units::{ByteSize, DurationValue};
 
+pub use super::auth_model::*;
+
 /// The whole gateway config (one YAML file).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -41,6 +43,44 @@ pub struct Config {
     /// The APIs the gateway serves, each with its routes.
     #[serde(default)]
     pub apis: Vec<ApiConfig>,
+    /// Client IP allow/deny lists applied to every route (before authentication).
+    #[serde(default)]
+    pub ip_filter: IpFilterConfig,
+    /// Where state that must outlive a restart is kept (API keys).
+    #[serde(default)]
+    pub state: StateConfig,
+    /// Where security events (authentication and authorization failures, lockouts) go.
+    #[serde(default)]
+    pub security_events: SecurityEventsConfig,
+}
+
+/// The embedded state store.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateConfig {
+    /// redb file for API keys (relative to the config file). Needed by `api_key` providers with
+    /// `store: true`.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+}
+
+/// The security event stream.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityEventsConfig {
+    /// Write events (they are always counted in metrics).
+    pub enabled: bool,
+    /// `stderr`, `stdout` or a file path (relative to the config file), appended.
+    pub path: String,
+}
+
+impl Default for SecurityEventsConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            path: "stderr".into(),
+        }
+    }
 }
 
 /// One listening socket.
@@ -72,6 +112,25 @@ pub struct TlsConfig {
     /// Lowest TLS version accepted: `"1.2"` (default) or `"1.3"`. Older versions are never offered.
     #[serde(default)]
     pub min_version: TlsVersion,
+    /// CA bundle that client certificates must chain to (enables mutual TLS).
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
+    /// With `client_ca`: `optional` (verified when presented) or `required` (handshake fails
+    /// without one).
+    #[serde(default)]
+    pub client_auth: ClientAuth,
+}
+
+/// Whether a TLS listener demands a client certificate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ClientAuth {
+    /// Verified when presented; routes decide whether they need one.
+    #[default]
+    Optional,
+    /// No handshake without a valid client certificate.
+    Required,
 }
 
 /// A TLS protocol version.
@@ -346,6 +405,9 @@ pub struct ApiConfig {
     /// every request (403) until an authentication block is configured.
     #[serde(default)]
     pub public: bool,
+    /// Identity providers and the default access rule of this API's routes.
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
     /// The routes.
     pub routes: Vec<RouteConfig>,
 }
@@ -380,4 +442,7 @@ pub struct RouteConfig {
     /// body with the request id, so stack traces never leak.
     #[serde(default)]
     pub expose_upstream_errors: bool,
+    /// Access rule of this route (replaces the API's `auth.default`).
+    #[serde(default)]
+    pub auth: Option<RuleConfig>,
 }

@@ -7,7 +7,6 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 
 use super::load::{Finding, LoadedConfig, Severity};
-use crate::metrics::Metrics;
 use crate::runtime::{Runtime, Summary};
 
 /// The outcome of checking a config.
@@ -29,7 +28,7 @@ impl Report {
 pub fn check(loaded: &LoadedConfig) -> Report {
     let mut findings = listener_findings(loaded);
     findings.extend(admin_findings(loaded));
-    let summary = match Runtime::build(loaded, &Metrics::new()) {
+    let summary = match Runtime::build(loaded, &crate::services::Services::for_check()) {
         Ok(rt) => Some(rt.summary),
         Err(errors) => {
             findings.extend(errors);

@@ -1,7 +1,7 @@
 //! Default deny: an API that is neither `public: true` nor protected by authentication refuses
 //! every request with 403. Least privilege holds even for a config written in a hurry.
 
-use super::{Exchange, Flow, Stage};
+use super::{Exchange, Stage, Step};
 use crate::problem::Refusal;
 
 /// Refuses everything on a route of a non-public API without authentication.
@@ -12,7 +12,7 @@ impl Stage for DefaultDeny {
         "default_deny"
     }
 
-    fn on_request(&self, _exchange: &Exchange<'_>) -> Flow {
-        Flow::Respond(Refusal::AccessDenied)
+    fn on_request<'a>(&'a self, _exchange: &'a mut Exchange<'_>) -> Step<'a> {
+        Step::Done(Refusal::AccessDenied.into())
     }
 }

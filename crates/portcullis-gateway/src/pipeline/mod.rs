@@ -7,37 +7,94 @@
 //! including refusals. [`build_stages`] is the one function that decides the order, and a test
 //! pins it.
 
+pub mod authenticate;
+pub mod authorize;
 pub mod default_deny;
 pub mod error_masking;
+pub mod ip_filter;
 pub mod security_headers;
 
+use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
 
+use crate::config::model::{ApiConfig, RouteConfig};
+
+use http::header::{HeaderName, HeaderValue};
 use http::request::Parts;
 use http::Response;
 
+use crate::auth::{ClientCert, Principal};
 use crate::body::ProxyBody;
-use crate::config::model::{ApiConfig, RouteConfig};
 use crate::problem::Refusal;
 
+/// An answer a stage gives instead of proxying: a refusal and the headers that go with it
+/// (`WWW-Authenticate`, `Retry-After`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    /// The refusal (status, problem type).
+    pub refusal: Refusal,
+    /// Extra response headers.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl From<Refusal> for Answer {
+    fn from(refusal: Refusal) -> Self {
+        Self {
+            refusal,
+            headers: Vec::new(),
+        }
+    }
+}
+
+impl Answer {
+    /// Adds a header (values that are not valid header text are skipped).
+    pub fn with_header(mut self, name: HeaderName, value: &str) -> Self {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.push((name, v));
+        }
+        self
+    }
+}
+
 /// What a request stage decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Flow {
     /// Go on to the next stage (and finally the upstream).
     Continue,
-    /// Answer now with this refusal.
-    Respond(Refusal),
+    /// Answer now.
+    Respond(Answer),
 }
 
-/// What a stage may read about the exchange.
+impl From<Refusal> for Flow {
+    fn from(r: Refusal) -> Self {
+        Self::Respond(r.into())
+    }
+}
+
+/// A stage's decision, now or after waiting (a JWKS fetch, an introspection call). Stages that
+/// never wait always return [`Step::Done`], so the common path allocates nothing.
+pub enum Step<'a> {
+    /// Decided.
+    Done(Flow),
+    /// Decided when this future completes.
+    Wait(Pin<Box<dyn Future<Output = Flow> + Send + 'a>>),
+}
+
+/// What a stage may read (and, for the request head, change) about the exchange.
 pub struct Exchange<'a> {
-    /// The request head (after hygiene: hop-by-hop removed, forwarding headers set).
-    pub request: &'a Parts,
+    /// The request head (after hygiene: hop-by-hop removed). Stages may set or remove headers.
+    pub request: &'a mut Parts,
     /// The client's IP (after trusted-proxy processing).
     pub client_ip: IpAddr,
     /// The request id.
     pub request_id: &'a str,
+    /// The verified client certificate of the connection, if any.
+    pub client_cert: Option<&'a Arc<ClientCert>>,
+    /// The authenticated principal, once a stage has set it.
+    pub principal: Option<Arc<Principal>>,
 }
 
 /// One protection on a route. Both hooks default to doing nothing.
@@ -46,48 +103,135 @@ pub trait Stage: Send + Sync {
     fn name(&self) -> &'static str;
 
     /// Runs before the request is proxied. Returning [`Flow::Respond`] stops the pipeline.
-    fn on_request(&self, _exchange: &Exchange<'_>) -> Flow {
-        Flow::Continue
+    fn on_request<'a>(&'a self, _exchange: &'a mut Exchange<'_>) -> Step<'a> {
+        Step::Done(Flow::Continue)
     }
 
     /// Runs on the upstream's response before it is sent to the client.
     fn on_response(&self, _exchange: &Exchange<'_>, _response: &mut Response<ProxyBody>) {}
 }
 
-/// Builds a route's stages in pipeline order.
-pub fn build_stages(api: &ApiConfig, route: &RouteConfig) -> Vec<Box<dyn Stage>> {
+/// What building a route's stages needs besides its config.
+pub struct StageContext<'a> {
+    /// API name.
+    pub api: &'a Arc<str>,
+    /// Route name.
+    pub route: &'a Arc<str>,
+    /// The route's full path template (base path included).
+    pub path: &'a str,
+    /// The API's compiled authentication, if it has any.
+    pub auth: Option<&'a Arc<crate::auth::ApiAuth>>,
+    /// Global IP lists.
+    pub global_ip_filter: &'a ip_filter::IpLists,
+    /// Long-lived services (events, lockout counters).
+    pub services: &'a crate::services::Services,
+}
+
+/// Builds a route's stages in pipeline order: ip filter, authenticate, authorize; then the
+/// response stages. Errors (e.g. a condition that does not compile) are returned as messages
+/// with the config key they concern, relative to the route.
+pub fn build_stages(
+    api: &ApiConfig,
+    route: &RouteConfig,
+    ctx: &StageContext<'_>,
+) -> Result<Vec<Box<dyn Stage>>, Vec<(String, String)>> {
     let mut stages: Vec<Box<dyn Stage>> = Vec::new();
-    if !api.public {
-        stages.push(Box::new(default_deny::DefaultDeny));
+    let mut errors = Vec::new();
+    let rule = route
+        .auth
+        .as_ref()
+        .or(api.auth.as_ref().map(|a| &a.default));
+    let route_ips = rule.map(|r| &r.ip_filter);
+    match ip_filter::IpFilter::new(ctx, route_ips) {
+        Ok(Some(f)) => stages.push(Box::new(f)),
+        Ok(None) => {}
+        Err(m) => errors.push(("auth.ip_filter".to_owned(), m)),
+    }
+    match (ctx.auth, rule) {
+        (Some(auth), Some(rule)) => {
+            match authenticate::Authenticate::new(auth, rule, ctx) {
+                Ok(a) => stages.push(Box::new(a)),
+                Err(m) => errors.push(("auth.providers".to_owned(), m)),
+            }
+            if !rule.anonymous {
+                match authorize::Authorize::new(auth, rule, ctx) {
+                    Ok(Some(a)) => stages.push(Box::new(a)),
+                    Ok(None) => {}
+                    Err(e) => errors.push(e),
+                }
+            }
+        }
+        _ if !api.public => stages.push(Box::new(default_deny::DefaultDeny)),
+        _ => {}
     }
     if !route.expose_upstream_errors {
         stages.push(Box::new(error_masking::ErrorMasking));
     }
-    stages
+    if errors.is_empty() {
+        Ok(stages)
+    } else {
+        Err(errors)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::services::Services;
 
-    fn cfg(public: bool, expose: bool) -> (ApiConfig, RouteConfig) {
-        let yaml = format!(
-            "name: a\npublic: {public}\nroutes:\n  - path: /x\n    expose_upstream_errors: {expose}\n"
-        );
-        let mut api: ApiConfig = serde_saphyr::from_str(&yaml).unwrap();
+    fn names(api_yaml: &str) -> Vec<&'static str> {
+        let mut api: ApiConfig = serde_saphyr::from_str(api_yaml).unwrap();
+        let services = Services::for_check();
+        let auth = api.auth.as_ref().map(|a| {
+            crate::auth::compile::compile(
+                "a",
+                a,
+                "apis.0.auth",
+                std::path::Path::new("."),
+                &services,
+            )
+            .unwrap()
+        });
         let route = api.routes.remove(0);
-        (api, route)
+        let ctx = StageContext {
+            api: &Arc::from("a"),
+            route: &Arc::from("r"),
+            path: &route.path,
+            auth: auth.as_ref(),
+            global_ip_filter: &ip_filter::IpLists::default(),
+            services: &services,
+        };
+        build_stages(&api, &route, &ctx)
+            .unwrap()
+            .iter()
+            .map(|s| s.name())
+            .collect()
     }
 
     #[test]
     fn stage_order_is_fixed() {
-        let (api, route) = cfg(false, false);
-        let names: Vec<_> = build_stages(&api, &route)
-            .iter()
-            .map(|s| s.name())
-            .collect();
-        assert_eq!(names, ["default_deny", "error_masking"]);
-        let (api, route) = cfg(true, true);
-        assert!(build_stages(&api, &route).is_empty());
+        assert_eq!(
+            names("name: a\nroutes:\n  - path: /x\n"),
+            ["default_deny", "error_masking"]
+        );
+        assert!(names(
+            "name: a\npublic: true\nroutes:\n  - path: /x\n    expose_upstream_errors: true\n"
+        )
+        .is_empty());
+        let auth = "name: a
+auth:
+  providers:
+    m:
+      mtls: {}
+routes:
+  - path: /x
+    auth:
+      roles: [admin]
+      ip_filter: { deny: [10.0.0.0/8] }
+";
+        assert_eq!(
+            names(auth),
+            ["ip_filter", "authenticate", "authorize", "error_masking"]
+        );
     }
 }

@@ -7,7 +7,7 @@
 //! is ejected all are tried again rather than failing everything (Envoy's "panic mode").
 
 mod health;
-mod pool;
+pub(crate) mod pool;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

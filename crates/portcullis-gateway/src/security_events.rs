@@ -1,0 +1,100 @@
+//! The security event stream: one JSON line for every authentication failure, authorization
+//! denial, lockout and IP refusal, with a stable reason code, so a SIEM can alert on it.
+//!
+//! An event names what happened and to whom (route, client IP, principal when known, provider,
+//! request id). It never carries a credential: no token, key, password or header value.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::json_line::JsonLine;
+use crate::line_sink::LineSink;
+use crate::metrics::Metrics;
+
+/// What kind of event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A credential was missing or invalid.
+    AuthenticationFailed,
+    /// An authenticated principal may not do this.
+    AuthorizationDenied,
+    /// A client IP or identity was locked out after repeated failures.
+    LockedOut,
+    /// The client IP is not allowed.
+    IpDenied,
+}
+
+impl EventKind {
+    /// The `kind` field and metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthenticationFailed => "authentication_failed",
+            Self::AuthorizationDenied => "authorization_denied",
+            Self::LockedOut => "locked_out",
+            Self::IpDenied => "ip_denied",
+        }
+    }
+}
+
+/// One security event.
+pub struct SecurityEvent<'a> {
+    /// What happened.
+    pub kind: EventKind,
+    /// Stable reason code (e.g. `expired`, `bad_signature`, `missing_scope`).
+    pub reason: &'static str,
+    /// API name.
+    pub api: &'a str,
+    /// Route name.
+    pub route: &'a str,
+    /// Client IP (after trusted-proxy processing).
+    pub client_ip: std::net::IpAddr,
+    /// Request id.
+    pub request_id: &'a str,
+    /// Identity provider involved, when known.
+    pub provider: Option<&'a str>,
+    /// Principal id (or claimed identity such as a key prefix), when known. Never a secret.
+    pub principal: Option<&'a str>,
+}
+
+/// Where security events go, and their counters.
+pub struct SecurityEvents {
+    sink: LineSink,
+    metrics: Arc<Metrics>,
+}
+
+impl SecurityEvents {
+    /// Events written to `path` (`stdout`, `stderr` or a file); `None` only counts them.
+    pub fn open(path: Option<&Path>, metrics: Arc<Metrics>) -> std::io::Result<Self> {
+        let sink = LineSink::open(path, "security-events", metrics.events_dropped())?;
+        Ok(Self { sink, metrics })
+    }
+
+    /// Events only counted, never written (for `check` and tests).
+    pub fn counted_only(metrics: Arc<Metrics>) -> Self {
+        Self {
+            sink: LineSink::disabled(metrics.events_dropped()),
+            metrics,
+        }
+    }
+
+    /// Records one event.
+    pub fn emit(&self, event: &SecurityEvent<'_>) {
+        self.metrics
+            .security_event(event.kind.as_str(), event.reason);
+        self.sink.write(|buf| {
+            let mut line = JsonLine::new(buf);
+            line.time("time", SystemTime::now());
+            line.str("event", event.kind.as_str());
+            line.str("reason", event.reason);
+            line.str("api", event.api);
+            line.str("route", event.route);
+            line.str("client_ip", &event.client_ip.to_string());
+            line.str("request_id", event.request_id);
+            line.opt_str("provider", event.provider);
+            line.opt_str("principal", event.principal);
+            line.finish();
+        });
+    }
+}

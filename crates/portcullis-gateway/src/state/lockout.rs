@@ -1,0 +1,192 @@
+//! Brute-force protection: failed authentications are counted per client IP and per claimed
+//! identity (key prefix, user name). Past `max_failures` within `window` the source is locked
+//! out for `lockout`, doubling with each further lockout up to `max_lockout`; a success clears
+//! an identity's count (not an IP's: one valid key must not whitewash a scanner).
+//!
+//! Memory is bounded: at most `max_entries` sources are tracked; idle ones are swept first.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Lockout policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    /// Failures allowed in a window.
+    pub max_failures: u32,
+    /// Counting window.
+    pub window: Duration,
+    /// First lockout.
+    pub lockout: Duration,
+    /// Longest lockout.
+    pub max_lockout: Duration,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    failures: u32,
+    window_start: Instant,
+    locked_until: Option<Instant>,
+    strikes: u32,
+    last_seen: Instant,
+}
+
+/// What a failure led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureOutcome {
+    /// Still counting.
+    Counted,
+    /// This failure locked the source out for this long.
+    LockedOut(Duration),
+}
+
+/// Failure counters and lockouts for a set of sources (client IPs, claimed identities).
+pub struct Lockout<K> {
+    entries: Mutex<HashMap<K, Entry>>,
+    max_entries: usize,
+}
+
+impl<K: Hash + Eq + Clone> Lockout<K> {
+    /// Tracks at most `max_entries` sources.
+    pub fn new(max_entries: usize) -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+            max_entries,
+        }
+    }
+
+    /// Time left on `source`'s lockout, if it is locked.
+    pub fn locked(&self, source: &K) -> Option<Duration> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let until = entries.get(source)?.locked_until?;
+        until
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+    }
+
+    /// Counts a failure for `source`.
+    pub fn fail(&self, source: &K, policy: &LockoutPolicy) -> FailureOutcome {
+        let now = Instant::now();
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= self.max_entries && !entries.contains_key(source) {
+            sweep(&mut entries, now, policy);
+            if entries.len() >= self.max_entries {
+                // Full of active sources: forget the one seen longest ago.
+                if let Some(oldest) = entries
+                    .iter()
+                    .min_by_key(|(_, e)| e.last_seen)
+                    .map(|(k, _)| k.clone())
+                {
+                    entries.remove(&oldest);
+                }
+            }
+        }
+        let e = entries.entry(source.clone()).or_insert(Entry {
+            failures: 0,
+            window_start: now,
+            locked_until: None,
+            strikes: 0,
+            last_seen: now,
+        });
+        e.last_seen = now;
+        if now.duration_since(e.window_start) > policy.window {
+            e.failures = 0;
+            e.window_start = now;
+        }
+        e.failures += 1;
+        if e.failures < policy.max_failures {
+            return FailureOutcome::Counted;
+        }
+        let factor = 1u32.checked_shl(e.strikes.min(20)).unwrap_or(u32::MAX);
+        let lock = policy
+            .lockout
+            .saturating_mul(factor)
+            .min(policy.max_lockout);
+        e.strikes += 1;
+        e.failures = 0;
+        e.window_start = now;
+        e.locked_until = Some(now + lock);
+        FailureOutcome::LockedOut(lock)
+    }
+
+    /// Clears `source`'s failure count (its strikes stay, so the next lockout is longer).
+    pub fn succeed(&self, source: &K) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = entries.get_mut(source) {
+            e.failures = 0;
+        }
+    }
+
+    /// Sources tracked (for tests).
+    pub fn len(&self) -> usize {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// True when nothing is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Forgets sources that are neither locked nor failed recently.
+fn sweep<K>(entries: &mut HashMap<K, Entry>, now: Instant, policy: &LockoutPolicy) {
+    entries.retain(|_, e| {
+        e.locked_until.is_some_and(|u| u > now)
+            || now.duration_since(e.last_seen) < policy.window
+            || (e.strikes > 0 && now.duration_since(e.last_seen) < policy.max_lockout)
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> LockoutPolicy {
+        LockoutPolicy {
+            max_failures: 3,
+            window: Duration::from_secs(60),
+            lockout: Duration::from_millis(40),
+            max_lockout: Duration::from_millis(100),
+        }
+    }
+
+    #[test]
+    fn locks_after_threshold_escalates_and_ends() {
+        let l = Lockout::new(100);
+        let p = policy();
+        assert_eq!(l.fail(&"ip:a", &p), FailureOutcome::Counted);
+        assert_eq!(l.fail(&"ip:a", &p), FailureOutcome::Counted);
+        assert_eq!(
+            l.fail(&"ip:a", &p),
+            FailureOutcome::LockedOut(Duration::from_millis(40))
+        );
+        assert!(l.locked(&"ip:a").is_some());
+        assert!(l.locked(&"ip:b").is_none());
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(l.locked(&"ip:a").is_none(), "lockout ends");
+        l.fail(&"ip:a", &p);
+        l.fail(&"ip:a", &p);
+        assert_eq!(
+            l.fail(&"ip:a", &p),
+            FailureOutcome::LockedOut(Duration::from_millis(80)),
+            "second lockout doubles"
+        );
+        l.fail(&"ip:a", &p);
+        l.fail(&"ip:a", &p);
+        assert_eq!(
+            l.fail(&"ip:a", &p),
+            FailureOutcome::LockedOut(Duration::from_millis(100)),
+            "capped"
+        );
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let l = Lockout::new(50);
+        for i in 0..5000 {
+            l.fail(&i, &policy());
+        }
+        assert!(l.len() <= 50);
+    }
+}
