@@ -107,16 +107,22 @@ impl Provider {
         }
     }
 
-    /// The credential this provider would verify, if the request carries one.
+    /// The credential this provider would verify, if the request carries one. With several
+    /// JWT providers on a route (`by_issuer`), a JWT goes to the provider of its (unverified)
+    /// `iss`, as in Envoy's `jwt_authn`; otherwise to the only one.
     pub fn presented<'r>(
         &self,
         parts: &'r Parts,
         cert: Option<&'r Arc<ClientCert>>,
+        by_issuer: bool,
     ) -> Option<Presented<'r>> {
         match self {
             Self::Jwt(p) => bearer(parts)
                 .filter(|t| t.bytes().filter(|b| *b == b'.').count() == 2)
                 .or_else(|| p.cookie.as_deref().and_then(|c| cookie(parts, c)))
+                .filter(|t| {
+                    !by_issuer || jwt::unverified_issuer(t).as_deref() == Some(p.issuer.as_str())
+                })
                 .map(Presented::Bearer),
             Self::Introspection(_) => bearer(parts).map(Presented::Bearer),
             Self::ApiKey(p) => {

@@ -26,6 +26,7 @@ use crate::state::lockout::{FailureOutcome, Lockout};
 pub struct Authenticate {
     auth: Arc<ApiAuth>,
     allowed: Vec<usize>,
+    jwt_by_issuer: bool,
     anonymous: bool,
     route: Arc<str>,
     events: Arc<SecurityEvents>,
@@ -85,9 +86,14 @@ impl Authenticate {
                 known.join(", ")
             ));
         }
+        let jwt_providers = allowed
+            .iter()
+            .filter(|&&i| matches!(auth.providers[i], Provider::Jwt(_)))
+            .count();
         Ok(Self {
             auth: auth.clone(),
             allowed,
+            jwt_by_issuer: jwt_providers > 1,
             anonymous: rule.anonymous,
             route: ctx.route.clone(),
             events: ctx.services.events.clone(),
@@ -243,7 +249,8 @@ impl Stage for Authenticate {
         }
         let found = self.allowed.iter().find_map(|&i| {
             let p = &self.auth.providers[i];
-            p.presented(ex.request, ex.client_cert).map(|c| (p, c))
+            p.presented(ex.request, ex.client_cert, self.jwt_by_issuer)
+                .map(|c| (p, c))
         });
         let Some((provider, presented)) = found else {
             self.event(

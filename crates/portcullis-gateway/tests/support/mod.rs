@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod idp;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -107,10 +109,27 @@ impl Env {
 
     /// Prepares and starts.
     pub async fn start(yaml: &str) -> Self {
+        Self::start_with_files(yaml, &[]).await
+    }
+
+    /// Prepares, writes extra files (secrets, key sets) beside the config, and starts.
+    pub async fn start_with_files(yaml: &str, files: &[(&str, &str)]) -> Self {
         let mut env = Self::prepare(yaml);
+        for (name, content) in files {
+            std::fs::write(env.path(name), content).unwrap();
+        }
         let loaded = load_file(&env.config_path).unwrap();
         env.gateway = Some(Gateway::start(loaded, true).await.unwrap());
         env
+    }
+
+    /// Every value of a response header, from the raw text.
+    pub fn all_headers<'a>(r: &'a Response, name: &str) -> Vec<&'a str> {
+        r.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     pub fn gw(&self) -> &Gateway {
