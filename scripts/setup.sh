@@ -5,9 +5,10 @@
 # Only the Rust toolchain is assumed. Idempotent: does nothing when everything is present.
 set -euo pipefail
 
-want=(curl ca-certificates)   # curl: used by the demo tour; tests need no external server yet
+# curl and openssl: the demo-tour test runs the printed tour (curl, openssl s_client).
+want=(curl ca-certificates openssl)
 if [ "${1:-test}" = "bench" ]; then
-  want+=(nginx-light wrk util-linux procps valgrind openssl python3)
+  want+=(nginx-light wrk util-linux procps valgrind python3)
 fi
 
 missing=()

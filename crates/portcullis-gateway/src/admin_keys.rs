@@ -73,13 +73,20 @@ fn problem(status: StatusCode, detail: String) -> Response {
         .into_response()
 }
 
-fn store_error(e: StoreError) -> Response {
+/// An error answer before it is rendered.
+type Refused = (StatusCode, String);
+
+fn refused((status, detail): Refused) -> Response {
+    problem(status, detail)
+}
+
+fn store_error(e: StoreError) -> Refused {
     let status = match e {
         StoreError::NotFound(_) => StatusCode::NOT_FOUND,
         StoreError::NoStore(_) | StoreError::Revoked(_) => StatusCode::CONFLICT,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    problem(status, e.to_string())
+    (status, e.to_string())
 }
 
 /// Runs `f` on the blocking pool with the named provider of the current runtime.
@@ -88,29 +95,29 @@ async fn with_provider<T: Send + 'static>(
     api: String,
     provider: String,
     f: impl FnOnce(&ApiKeyProvider) -> Result<T, StoreError> + Send + 'static,
-) -> Result<T, Response> {
+) -> Result<T, Refused> {
     let rt: Arc<Runtime> = state.reloader.runtime();
     tokio::task::spawn_blocking(move || match rt.api_key_provider(&api, &provider) {
         Some(p) => f(p).map_err(store_error),
-        None => Err(problem(
+        None => Err((
             StatusCode::NOT_FOUND,
             format!("API {api:?} has no api_key provider {provider:?}"),
         )),
     })
     .await
     .map_err(|_| {
-        problem(
+        (
             StatusCode::INTERNAL_SERVER_ERROR,
-            "key operation failed".into(),
+            "key operation failed".to_owned(),
         )
     })?
 }
 
-fn duration(text: Option<&str>, default: Option<Duration>) -> Result<Option<Duration>, Response> {
+fn duration(text: Option<&str>, default: Option<Duration>) -> Result<Option<Duration>, Refused> {
     match text {
         None => Ok(default),
         Some(t) => humantime::parse_duration(t).map(Some).map_err(|_| {
-            problem(
+            (
                 StatusCode::BAD_REQUEST,
                 format!("{t:?} is not a duration (e.g. 30d, 12h)"),
             )
@@ -127,7 +134,7 @@ pub async fn list(
         Ok(records) => {
             Json(json!({"keys": records.iter().map(view).collect::<Vec<_>>()})).into_response()
         }
-        Err(r) => r,
+        Err(r) => refused(r),
     }
 }
 
@@ -142,7 +149,7 @@ pub async fn create(
     }
     let ttl = match duration(body.expires_in.as_deref(), None) {
         Ok(t) => t,
-        Err(r) => return r,
+        Err(r) => return refused(r),
     };
     let grant = KeyGrant {
         owner: body.owner,
@@ -152,7 +159,7 @@ pub async fn create(
     };
     match with_provider(&state, api, provider, move |p| p.create(&grant)).await {
         Ok(issued) => (StatusCode::CREATED, Json(issued_view(&issued))).into_response(),
-        Err(r) => r,
+        Err(r) => refused(r),
     }
 }
 
@@ -163,7 +170,7 @@ pub async fn revoke(
 ) -> Response {
     match with_provider(&state, api, provider, move |p| p.revoke(&prefix)).await {
         Ok(record) => Json(view(&record)).into_response(),
-        Err(r) => r,
+        Err(r) => refused(r),
     }
 }
 
@@ -176,12 +183,12 @@ pub async fn rotate(
     let body = body.map(|Json(b)| b).unwrap_or_default();
     let overlap = match duration(body.overlap.as_deref(), Some(DEFAULT_OVERLAP)) {
         Ok(o) => o.unwrap_or(DEFAULT_OVERLAP),
-        Err(r) => return r,
+        Err(r) => return refused(r),
     };
     match with_provider(&state, api, provider, move |p| p.rotate(&prefix, overlap)).await {
         Ok((issued, old)) => {
             Json(json!({"new": issued_view(&issued), "old": view(&old)})).into_response()
         }
-        Err(r) => r,
+        Err(r) => refused(r),
     }
 }

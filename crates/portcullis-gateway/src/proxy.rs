@@ -64,9 +64,38 @@ pub async fn handle(
     conn: Arc<ConnInfo>,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
+    let (parts, body) = req.into_parts();
+    let h2 = parts.version == Version::HTTP_2;
+    let mut unread = Some(body);
+    let resp = serve(shared, conn, parts, &mut unread).await;
+    if let Some(body) = unread.filter(|b| h2 && !http_body::Body::is_end_stream(b)) {
+        drain(body).await;
+    }
+    Ok(resp)
+}
+
+/// Most of a refused HTTP/2 request body read and discarded before the answer goes out.
+const DRAIN_MAX_BYTES: usize = 1024 * 1024;
+/// Longest wait for it.
+const DRAIN_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Reads and discards what remains of a refused HTTP/2 request body (bounded in bytes and
+/// time), as nginx does: a stream reset while the client is still uploading makes many clients
+/// (curl among them) report a stream error instead of showing the 401 or 413 they were sent.
+async fn drain(body: Incoming) {
+    let limited = http_body_util::Limited::new(body, DRAIN_MAX_BYTES);
+    let _ = tokio::time::timeout(DRAIN_MAX_WAIT, http_body_util::BodyExt::collect(limited)).await;
+}
+
+/// The data path proper; takes the request body out of `unread` when it proxies it.
+async fn serve(
+    shared: Arc<Shared>,
+    conn: Arc<ConnInfo>,
+    mut parts: http::request::Parts,
+    unread: &mut Option<Incoming>,
+) -> Response<ProxyBody> {
     let started = Instant::now();
     let rt = shared.runtime.load_full();
-    let (mut parts, body) = req.into_parts();
     let request_id = RequestId::from_headers(&parts.headers);
     let peer_ip = conn.peer.ip();
     let client_ip = rt.trusted_proxies.client_ip(peer_ip, &parts.headers);
@@ -84,7 +113,7 @@ pub async fn handle(
 
     let host = match request_guard::check(&parts, rt.limits.max_uri_bytes) {
         Ok(h) => h,
-        Err(r) => return Ok(ctx.refuse(r, None, None)),
+        Err(r) => return ctx.refuse(r, None, None),
     };
     // hyper drops Content-Length when Transfer-Encoding is present; the sniffer saw both.
     if parts.headers.contains_key(header::TRANSFER_ENCODING)
@@ -92,14 +121,14 @@ pub async fn handle(
             .framing_conflict
             .load(std::sync::atomic::Ordering::Relaxed)
     {
-        return Ok(ctx.refuse(Refusal::BadRequest, None, None));
+        return ctx.refuse(Refusal::BadRequest, None, None);
     }
     let route = match rt.router.find(&host, parts.uri.path(), &parts.method) {
         RouteMatch::Found(route) => route.clone(),
         RouteMatch::MethodNotAllowed(allow) => {
-            return Ok(ctx.refuse(Refusal::MethodNotAllowed, None, Some(allow.clone())))
+            return ctx.refuse(Refusal::MethodNotAllowed, None, Some(allow.clone()))
         }
-        RouteMatch::NotFound => return Ok(ctx.refuse(Refusal::NotFound, None, None)),
+        RouteMatch::NotFound => return ctx.refuse(Refusal::NotFound, None, None),
     };
     forwarding::strip_hop_by_hop(&mut parts.headers);
     {
@@ -116,13 +145,13 @@ pub async fn handle(
                 Step::Wait(pending) => pending.await,
             };
             if let Flow::Respond(answer) = flow {
-                return Ok(ctx.answer(answer, Some(&route)));
+                return ctx.answer(answer, Some(&route));
             }
         }
     }
     if let Some(len) = content_length(&parts.headers) {
         if len > route.max_body_bytes {
-            return Ok(ctx.refuse(Refusal::PayloadTooLarge, Some(&route), None));
+            return ctx.refuse(Refusal::PayloadTooLarge, Some(&route), None);
         }
     }
 
@@ -150,6 +179,9 @@ pub async fn handle(
     });
     let path_and_query = rewrite_path(&parts, route.strip_prefix.as_deref());
 
+    let Some(body) = unread.take() else {
+        return ctx.refuse(Refusal::Internal, Some(&route), None);
+    };
     let request_body = RequestBody::limited(
         body,
         route.max_body_bytes,
@@ -170,7 +202,7 @@ pub async fn handle(
         tried |= 1u64.checked_shl(index as u32).unwrap_or(0);
         let target = upstream.target(index);
         let Ok(uri) = upstream.uri(index, &path_and_query) else {
-            return Ok(ctx.refuse(Refusal::BadRequest, Some(&route), None));
+            return ctx.refuse(Refusal::BadRequest, Some(&route), None);
         };
         let mut builder = Request::builder()
             .method(parts.method.clone())
@@ -200,7 +232,7 @@ pub async fn handle(
         }
         let body = request_body.take().unwrap_or_else(RequestBody::empty);
         let Ok(up_req) = builder.body(body) else {
-            return Ok(ctx.refuse(Refusal::BadRequest, Some(&route), None));
+            return ctx.refuse(Refusal::BadRequest, Some(&route), None);
         };
         let sent = Instant::now();
         match upstream.send(index, up_req).await {
@@ -233,7 +265,7 @@ pub async fn handle(
             UpstreamError::Body(_) => Refusal::BadRequest,
             _ => Refusal::UpstreamUnavailable,
         };
-        return Ok(ctx.refuse(refusal, Some(&route), None));
+        return ctx.refuse(refusal, Some(&route), None);
     };
 
     let (mut rparts, rbody) = resp.into_parts();
@@ -253,7 +285,7 @@ pub async fn handle(
             stage.on_response(&exchange, &mut response);
         }
     }
-    Ok(ctx.finish(
+    ctx.finish(
         response,
         Outcome {
             route: Some(&route),
@@ -261,7 +293,7 @@ pub async fn handle(
             upstream_ms: Some(upstream_time.as_secs_f64() * 1e3),
             decision: "allow",
         },
-    ))
+    )
 }
 
 /// Serves a request on a redirect listener: 308 to HTTPS on `port`, same host (without its

@@ -248,6 +248,9 @@ fn examples_load_and_check() {
     let dir = tempfile::tempdir().unwrap();
     portcullis_demo::pki::generate(&dir.path().join("tls"), "ex").unwrap();
     std::fs::write(dir.path().join("admin-token"), "example-admin-token-123456").unwrap();
+    for secret in ["api-key-pepper", "introspection-secret"] {
+        std::fs::write(dir.path().join(secret), "example-secret-0123456789").unwrap();
+    }
 
     let (errs, report) = check_example(&root, dir.path(), "demo.yaml");
     assert!(errs.is_empty(), "{errs:#?}");
@@ -258,6 +261,25 @@ fn examples_load_and_check() {
     let (errs, _) = check_example(&root, dir.path(), "minimal.yaml");
     assert_eq!(errs.len(), 1, "{errs:#?}");
     assert!(errs[0].contains("PORTCULLIS_ADMIN_TOKEN"));
+
+    // One example per identity provider; their secrets are read from files.
+    for name in [
+        "auth-jwt.yaml",
+        "auth-api-keys.yaml",
+        "auth-basic.yaml",
+        "auth-mtls.yaml",
+        "auth-introspection.yaml",
+    ] {
+        let (errs, report) = check_example(&root, dir.path(), name);
+        assert!(errs.is_empty(), "{name}: {errs:#?}");
+        assert!(
+            !report
+                .findings
+                .iter()
+                .any(|f| f.message.contains("default deny")),
+            "{name} is protected"
+        );
+    }
 }
 
 #[test]
@@ -296,4 +318,142 @@ fn collect_keys(v: &serde_json::Value, out: &mut Vec<String>) {
         serde_json::Value::Array(a) => a.iter().for_each(|x| collect_keys(x, out)),
         _ => {}
     }
+}
+
+const AUTH: &str = "listeners:
+  - name: main
+    bind: 127.0.0.1:0
+upstreams:
+  up:
+    targets: [\"http://127.0.0.1:9\"]
+apis:
+  - name: a
+    upstream: up
+    auth:
+      providers:
+        users:
+          jwt:
+            issuer: https://idp.example
+            jwks_uri: https://idp.example/jwks
+            audiences: [api]
+    routes:
+      - path: /x
+";
+
+#[test]
+fn auth_mistakes_are_located_errors() {
+    assert_eq!(errors(AUTH), Vec::<String>::new());
+    // A typo in a provider or rule key must not switch a protection off.
+    assert_error(
+        &AUTH.replace("audiences: [api]", "audience: [api]"),
+        16,
+        "unknown field",
+    );
+    assert_error(&AUTH.replace("jwt:", "jwtt:"), 13, "unknown variant");
+    let route_rule = |rule: &str| {
+        AUTH.replace(
+            "      - path: /x\n",
+            &format!("      - path: /x\n        auth: {rule}\n"),
+        )
+    };
+    assert_error(
+        &route_rule("{ roles_requried: [admin] }"),
+        19,
+        "unknown field",
+    );
+    assert_error(
+        &route_rule("{ providers: [nobody] }"),
+        19,
+        "unknown provider \"nobody\"",
+    );
+    assert_error(
+        &route_rule("{ condition: \"request.path.id ==\" }"),
+        19,
+        "invalid condition",
+    );
+    assert_error(
+        &route_rule("{ ip_filter: { allow: [10.0.0.300/8] } }"),
+        19,
+        "not an IP address",
+    );
+    assert_error(
+        &AUTH.replace("audiences: [api]", "audiences: []"),
+        16,
+        "accepted audiences",
+    );
+    assert_error(
+        &AUTH.replace("            jwks_uri: https://idp.example/jwks\n", ""),
+        13,
+        "exactly one key source",
+    );
+    assert_error(
+        &AUTH.replace("jwks_uri: https://idp.example/jwks", "jwks_uri: ftp://x"),
+        15,
+        "absolute http(s) URL",
+    );
+    assert_error(
+        &AUTH.replace(
+            "audiences: [api]",
+            "audiences: [api]\n            algorithms: [RS256, none]",
+        ),
+        17,
+        "unknown algorithm",
+    );
+    assert_error(
+        &AUTH.replace("    auth:\n", "    public: true\n    auth:\n"),
+        10,
+        "either `public: true` or has an `auth` block",
+    );
+    let no_auth = BASE.replace(
+        "      - path: /x\n",
+        "      - path: /x\n        auth: { roles: [a] }\n",
+    );
+    assert_error(&no_auth, 13, "has no `auth` block");
+    let keys = AUTH.replace(
+        "        users:\n",
+        "        partners:\n          api_key:\n            pepper: short\n            store: true\n        users:\n",
+    );
+    let errs = errors(&keys);
+    assert!(
+        errs.iter().any(|e| e.contains("at least 16 characters")),
+        "{errs:#?}"
+    );
+    assert!(
+        !errs.iter().any(|e| e.contains("short")),
+        "the pepper is never printed: {errs:#?}"
+    );
+    let basic = AUTH.replace(
+        "        users:\n",
+        "        ops:\n          basic:\n            users:\n              alice: { hash: plaintext }\n        users:\n",
+    );
+    assert_error(&basic, 14, "not a PHC password hash");
+}
+
+#[test]
+fn auth_warnings_point_at_weak_settings() {
+    let yaml = AUTH.replace(
+        "        users:\n",
+        "        partners:\n          api_key:\n            pepper: '0123456789abcdef0123'\n            query_param: key\n        certs:\n          mtls: {}\n        users:\n",
+    )
+    .replace("      - path: /x\n", "      - path: /x\n        auth: { anonymous: true }\n");
+    let loaded = load_str(&yaml, Path::new("c.yaml"), Path::new(".")).unwrap();
+    let report = check(&loaded);
+    let warnings: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Warning)
+        .map(|f| f.message.clone())
+        .collect();
+    for needle in [
+        "query string",
+        "pepper is written in clear",
+        "no TLS listener has client_ca",
+        "anonymous: true",
+    ] {
+        assert!(
+            warnings.iter().any(|w| w.contains(needle)),
+            "{needle}: {warnings:#?}"
+        );
+    }
+    assert!(!warnings.iter().any(|w| w.contains("default deny")));
 }

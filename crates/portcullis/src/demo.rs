@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use portcullis_demo::DemoApi;
+use portcullis_gateway::auth::api_key::KeyGrant;
 use portcullis_gateway::config::load_str;
+use portcullis_gateway::config::model::ProviderConfig;
 use portcullis_gateway::Gateway;
 
 /// The demo config, compiled in so `portcullis demo` works from anywhere.
@@ -41,10 +43,106 @@ struct TourStep {
     expect: &'static str,
 }
 
-fn tour(ports: &DemoArgs, ca: &str, token: &str) -> Vec<TourStep> {
+/// What the tour needs to print.
+struct TourContext<'a> {
+    ca: &'a str,
+    admin_token: &'a str,
+    partner_key: &'a str,
+    events: &'a str,
+}
+
+fn tour(ports: &DemoArgs, t: &TourContext<'_>) -> Vec<TourStep> {
     let gw = format!("https://localhost:{}", ports.https_port);
     let api = format!("http://127.0.0.1:{}", ports.api_port);
+    let ca = t.ca;
+    let token = t.admin_token;
     let curl = format!("curl -s --cacert {ca}");
+    let login = |user: &str, otp: &str| {
+        format!(
+            "$({curl} -X POST -H 'content-type: application/json' -d '{{\"username\":\"{user}\",\"password\":\"{user}-password\"{otp}}}' {gw}/login | sed 's/.*\"access_token\":\"\\([^\"]*\\)\".*/\\1/')"
+        )
+    };
+    let mut steps = base_steps(ports, &gw, &api, &curl, ca);
+    steps.extend(vec![
+        TourStep {
+            title: "No token: 401 with a WWW-Authenticate challenge",
+            command: format!("{curl} -i {gw}/users/alice/orders | grep -iE '^HTTP|www-authenticate'"),
+            expect: "401, WWW-Authenticate: Bearer realm=\"demo\"",
+        },
+        TourStep {
+            title: "Log in as alice through the gateway and keep her token",
+            command: format!("ALICE={}; echo ${{ALICE:0:40}}...", login("alice", "")),
+            expect: "an EdDSA JWT issued by the demo API",
+        },
+        TourStep {
+            title: "Through the gateway (logged in): the crash is masked",
+            command: format!("{curl} -i -H \"Authorization: Bearer $ALICE\" {gw}/debug/crash"),
+            expect: "500 application/problem+json with a request_id; no trace, no Server header",
+        },
+        TourStep {
+            title: "Alice reads her own orders, not bob's (object-level rule)",
+            command: format!(
+                "{curl} -o /dev/null -w '%{{http_code}}\\n' -H \"Authorization: Bearer $ALICE\" {gw}/users/alice/orders; {curl} -i -H \"Authorization: Bearer $ALICE\" {gw}/users/bob/orders | head -n 1"
+            ),
+            expect: "200, then 403 forbidden (directly, the demo API would hand bob's orders over)",
+        },
+        TourStep {
+            title: "A spoofed X-User is replaced by the verified subject",
+            command: format!(
+                "{curl} -X POST -H \"Authorization: Bearer $ALICE\" -H 'X-User: bob' -H 'content-type: application/json' -d '{{\"item\":\"gizmo\",\"quantity\":1}}' {gw}/orders"
+            ),
+            expect: "an order owned by alice, not bob",
+        },
+        TourStep {
+            title: "Admin-only delete: alice is refused; admin needs a second factor",
+            command: format!(
+                "{curl} -i -X DELETE -H \"Authorization: Bearer $ALICE\" {gw}/orders/1 | head -n 1; ADMIN={}; {curl} -i -X DELETE -H \"Authorization: Bearer $ADMIN\" {gw}/orders/1 | grep -iE '^HTTP|www-authenticate'",
+                login("admin", "")
+            ),
+            expect: "403, then 401 with error=\"insufficient_user_authentication\" (step-up)",
+        },
+        TourStep {
+            title: "Admin with a one-time code (amr: otp) may delete",
+            command: format!(
+                "ADMIN_MFA={}; {curl} -i -X DELETE -H \"Authorization: Bearer $ADMIN_MFA\" {gw}/orders/1 | head -n 1",
+                login("admin", ",\"otp\":\"123456\"")
+            ),
+            expect: "2xx from the demo API",
+        },
+        TourStep {
+            title: "A forged token (alg: none, sub: admin) is refused",
+            command: format!(
+                "{curl} -i -H \"Authorization: Bearer $(printf '{{\"alg\":\"none\"}}' | base64 | tr -d '=').$(printf '{{\"sub\":\"admin\",\"roles\":[\"admin\"]}}' | base64 | tr -d '=').\" {gw}/users | grep -iE '^HTTP|www-authenticate'"
+            ),
+            expect: "401, error=\"invalid_token\"",
+        },
+        TourStep {
+            title: "Partners call /search with an API key (created for this run, shown once)",
+            command: format!(
+                "{curl} -o /dev/null -w '%{{http_code}}\\n' -H 'X-Api-Key: {}' '{gw}/search?q=gizmo'; {curl} -o /dev/null -w '%{{http_code}}\\n' -H 'X-Api-Key: pck_000000000000_wrongwrongwrongwrongwrongwrongwr' '{gw}/search?q=gizmo'",
+                t.partner_key
+            ),
+            expect: "200, then 401",
+        },
+        TourStep {
+            title: "Every refusal above is a security event (no token or key in it)",
+            command: format!("tail -n 5 {}", t.events),
+            expect: "JSON lines: authentication_failed / authorization_denied with reason codes",
+        },
+    ]);
+    steps.push(TourStep {
+        title: "Admin: metrics need the token, health does not",
+        command: format!(
+            "curl -s http://127.0.0.1:{p}/healthz; curl -s -H 'Authorization: Bearer {token}' http://127.0.0.1:{p}/metrics | grep portcullis_security_events_total | head",
+            p = ports.admin_port
+        ),
+        expect: "{\"status\":\"ok\"} and security event counters by kind and reason",
+    });
+    steps
+}
+
+/// The transport and baseline steps (gateway core).
+fn base_steps(ports: &DemoArgs, gw: &str, api: &str, curl: &str, ca: &str) -> Vec<TourStep> {
     vec![
         TourStep {
             title: "Plain HTTP is redirected to HTTPS (path and query kept)",
@@ -60,11 +158,6 @@ fn tour(ports: &DemoArgs, ca: &str, token: &str) -> Vec<TourStep> {
             title: "Directly: the demo API leaks a stack trace and its software versions",
             command: format!("curl -si {api}/debug/crash"),
             expect: "500 with a panic backtrace, Server: DemoServer/1.0, X-Powered-By: Express",
-        },
-        TourStep {
-            title: "Through the gateway: the same error, masked",
-            command: format!("{curl} -i {gw}/debug/crash"),
-            expect: "500 application/problem+json with a request_id; no trace",
         },
         TourStep {
             title: "Undocumented path and method are refused",
@@ -84,21 +177,6 @@ fn tour(ports: &DemoArgs, ca: &str, token: &str) -> Vec<TourStep> {
             command: format!("head -c 10000 /dev/zero | {curl} -i -X POST --data-binary @- {gw}/login"),
             expect: "413 problem+json",
         },
-        TourStep {
-            title: "Log in through the gateway (the JWT is checked by the auth issue's protection)",
-            command: format!(
-                "{curl} -X POST -H 'content-type: application/json' -d '{{\"username\":\"alice\",\"password\":\"alice-password\"}}' {gw}/login"
-            ),
-            expect: "{\"access_token\": ...}",
-        },
-        TourStep {
-            title: "Admin: metrics need the token, health does not",
-            command: format!(
-                "curl -s http://127.0.0.1:{p}/healthz; curl -s -H 'Authorization: Bearer {token}' http://127.0.0.1:{p}/metrics | grep portcullis_requests_total | head",
-                p = ports.admin_port
-            ),
-            expect: "{\"status\":\"ok\"} and request counters by route and status class",
-        },
     ]
 }
 
@@ -110,6 +188,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("generating demo certificates: {e}"))?;
     let token = random_token()?;
     write_private(&dir.join("admin-token"), &token)?;
+    write_private(&dir.join("api-key-pepper"), &random_token()?)?;
 
     let api = DemoApi::start(SocketAddr::from(([127, 0, 0, 1], args.api_port)))
         .await
@@ -135,10 +214,29 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     for up in cfg.upstreams.values_mut() {
         up.targets = vec![format!("http://{}", api.addr)];
     }
+    for a in cfg.apis.iter_mut().filter_map(|a| a.auth.as_mut()) {
+        for p in a.providers.values_mut() {
+            if let ProviderConfig::Jwt(j) = p {
+                j.issuer = format!("http://{}", api.addr);
+                j.jwks_uri = Some(format!("http://{}/.well-known/jwks.json", api.addr));
+            }
+        }
+    }
     cfg.access_log.path = dir.join("access.log").display().to_string();
 
     let gateway = Gateway::start(loaded, false).await?;
-    print_banner(&args, &dir, &pki.ca, &token);
+    let partner_key = gateway
+        .reloader()
+        .runtime()
+        .api_key_provider("demo", "partners")
+        .context("examples/demo.yaml has no partners API key provider")?
+        .create(&KeyGrant {
+            owner: "acme-partner".into(),
+            scopes: vec!["search".into()],
+            ..KeyGrant::default()
+        })?
+        .key;
+    print_banner(&args, &dir, &pki.ca, &token, &partner_key);
     crate::wait_for_stop().await;
     println!("\nstopping: draining connections...");
     gateway.shutdown().await;
@@ -146,7 +244,13 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_banner(args: &DemoArgs, dir: &std::path::Path, ca: &std::path::Path, token: &str) {
+fn print_banner(
+    args: &DemoArgs,
+    dir: &std::path::Path,
+    ca: &std::path::Path,
+    token: &str,
+    partner_key: &str,
+) {
     let ca_text = ca.display().to_string();
     println!("Portcullis demo is running.\n");
     println!(
@@ -167,12 +271,21 @@ fn print_banner(args: &DemoArgs, dir: &std::path::Path, ca: &std::path::Path, to
     );
     println!("  CA certificate           {ca_text}");
     println!("  admin token              {token}");
+    println!("  partner API key          {partner_key}");
+    println!("  users                    alice, bob, admin (password: <name>-password)");
     println!(
         "  access log               {}",
         dir.join("access.log").display()
     );
     println!("\nA short tour (copy a command into another terminal):\n");
-    for (i, step) in tour(args, &ca_text, token).iter().enumerate() {
+    let events = dir.join("events.log").display().to_string();
+    let context = TourContext {
+        ca: &ca_text,
+        admin_token: token,
+        partner_key,
+        events: &events,
+    };
+    for (i, step) in tour(args, &context).iter().enumerate() {
         println!("{}. {}", i + 1, step.title);
         println!("   $ {}", step.command);
         println!("   expect: {}\n", step.expect);

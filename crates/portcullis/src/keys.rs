@@ -161,9 +161,14 @@ fn runtime(config: &Path, open_store: bool) -> anyhow::Result<Runtime> {
         ),
         _ => None,
     };
-    let metrics = Arc::new(Metrics::new());
-    let events = Arc::new(SecurityEvents::counted_only(metrics.clone()));
-    let services = Services::new(metrics, events, store);
+    let services = match store {
+        Some(store) => {
+            let metrics = Arc::new(Metrics::new());
+            let events = Arc::new(SecurityEvents::counted_only(metrics.clone()));
+            Services::new(metrics, events, Some(store))
+        }
+        None => Services::for_check(),
+    };
     Runtime::build(&loaded, &services).map_err(|findings| {
         let lines: Vec<String> = loaded
             .diagnose(&findings)

@@ -173,6 +173,46 @@ fn demo_starts_prints_its_tour_and_stops_on_sigterm() {
         "the demo API should leak its stack trace directly"
     );
 
+    // The printed tour is a script: run it, and check that each protection answered as the
+    // tour says it does.
+    let script: String = banner
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("$ "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let tour = Command::new("bash")
+        .args(["-c", &script])
+        .output()
+        .expect("bash runs the tour");
+    let out = String::from_utf8_lossy(&tour.stdout);
+    for expected in [
+        "HTTP/1.1 308",
+        "HTTP/1.1 400 Bad Request",
+        "HTTP/2 413",
+        "www-authenticate: Bearer realm=\"demo\"",
+        "https://portcullis.dev/problems/upstream-error",
+        "HTTP/2 403",
+        "\"owner\":\"alice\"",
+        "error=\"insufficient_user_authentication\"",
+        "HTTP/2 204",
+        "error=\"invalid_token\"",
+        "\"event\":\"authorization_denied\"",
+        "portcullis_security_events_total",
+    ] {
+        assert!(
+            out.contains(expected),
+            "tour output lacks {expected:?}:\n{out}\n---\n{script}"
+        );
+    }
+    assert!(
+        !out.contains("\"owner\":\"bob\""),
+        "spoofed X-User reached the API:\n{out}"
+    );
+    assert!(
+        out.contains("200\n401\n"),
+        "partner key accepted, wrong key refused:\n{out}"
+    );
+
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -187,4 +227,160 @@ fn demo_starts_prints_its_tour_and_stops_on_sigterm() {
         assert!(Instant::now() < deadline, "demo did not stop on SIGTERM");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Runs `portcullis ARGS` with `stdin`: (success, stdout, stderr).
+fn run(args: &[&str], stdin: &str) -> (bool, String, String) {
+    let mut child = portcullis()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn field<'a>(out: &'a str, name: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no {name} in {out}"))
+}
+
+#[test]
+fn keys_created_by_the_cli_authenticate_at_the_gateway_and_hash_password_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, hash, err) = run(&["hash-password"], "s3cret-pass\n");
+    assert!(ok, "{err}");
+    let hash = hash.trim().to_owned();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(!hash.contains("s3cret-pass"));
+    assert!(!run(&["hash-password"], "\n").0, "empty password refused");
+
+    let (upstream, web) = (free_port(), free_port());
+    let echo = std::net::TcpListener::bind(("127.0.0.1", upstream)).unwrap();
+    std::thread::spawn(move || {
+        for s in echo.incoming().flatten() {
+            let mut s = s;
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ =
+                s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        }
+    });
+    std::fs::write(dir.path().join("pepper"), "pepper-for-the-cli-test-0123").unwrap();
+    let cfg = dir.path().join("keys.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listeners:\n  - {{ name: web, bind: 127.0.0.1:{web} }}
+state: {{ path: state.redb }}
+security_events: {{ enabled: false }}
+access_log: {{ enabled: false }}
+upstreams:\n  u: {{ targets: [\"http://127.0.0.1:{upstream}\"] }}
+apis:
+  - name: api
+    upstream: u
+    auth:
+      providers:
+        partners:
+          api_key: {{ pepper: '${{file:pepper}}', store: true }}
+        ops:
+          basic:
+            users:
+              alice: {{ hash: '{hash}' }}
+    routes:
+      - {{ name: r, path: /x }}
+"
+        ),
+    )
+    .unwrap();
+    let c = cfg.to_str().unwrap();
+    let target = ["--config", c, "--api", "api", "--provider", "partners"];
+    let args = |cmd: &[&'static str], extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = vec!["keys".into()];
+        v.extend(cmd.iter().map(|s| s.to_string()));
+        v.extend(target.iter().map(|s| s.to_string()));
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let call = |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        run(&refs, "")
+    };
+    let (ok, out, err) = call(args(&["create"], &["--owner", "acme", "--scope", "read"]));
+    assert!(ok, "{err}");
+    let key = field(&out, "key:").to_owned();
+    let prefix = field(&out, "prefix:").to_owned();
+    assert!(out.contains("only time the key is shown"));
+    let (ok, out, _) = call(args(&["create"], &["--owner", "gone"]));
+    assert!(ok);
+    let revoked_prefix = field(&out, "prefix:").to_owned();
+    let revoked_key = field(&out, "key:").to_owned();
+    let (ok, _, err) = call(args(&["revoke"], &[&revoked_prefix]));
+    assert!(ok, "{err}");
+    let (ok, out, _) = call(args(&["list"], &[]));
+    assert!(ok);
+    assert!(out.contains(&prefix) && out.contains("active"), "{out}");
+    assert!(out.contains("revoked"), "{out}");
+    assert!(!out.contains(&key), "list never shows a key");
+    let (ok, out, _) = call(args(&["create"], &["--owner", "decl", "--declare"]));
+    assert!(ok);
+    assert!(
+        out.contains("    hash: ") && out.contains("add under the provider"),
+        "{out}"
+    );
+    let (ok, _, err) = call(args(&["revoke"], &["nosuchprefix"]));
+    assert!(!ok && err.contains("no key with prefix"), "{err}");
+
+    let mut gateway = portcullis()
+        .args(["serve", "--config", c])
+        .env("PORTCULLIS_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ask = |headers: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(mut s) = TcpStream::connect(("127.0.0.1", web)) {
+                s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                let _ = s.write_all(
+                    format!("GET /x HTTP/1.1\r\nHost: a\r\n{headers}Connection: close\r\n\r\n")
+                        .as_bytes(),
+                );
+                let mut out = String::new();
+                let _ = s.read_to_string(&mut out);
+                return out;
+            }
+            assert!(Instant::now() < deadline, "gateway did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let good = ask(&format!("X-Api-Key: {key}\r\n"));
+    let revoked = ask(&format!("X-Api-Key: {revoked_key}\r\n"));
+    let basic = ask("Authorization: Basic YWxpY2U6czNjcmV0LXBhc3M=\r\n");
+    // While the gateway runs, the CLI is told to use the admin API.
+    let (ok, _, err) = call(args(&["list"], &[]));
+    let _ = gateway.kill();
+    let _ = gateway.wait();
+    assert!(good.starts_with("HTTP/1.1 200"), "{good}");
+    assert!(revoked.starts_with("HTTP/1.1 401"), "{revoked}");
+    assert!(
+        basic.starts_with("HTTP/1.1 200"),
+        "hash-password output works: {basic}"
+    );
+    assert!(!ok && err.contains("in use by a running gateway"), "{err}");
 }

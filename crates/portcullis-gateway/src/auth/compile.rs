@@ -173,7 +173,7 @@ fn provider(
                 })?;
                 Jwks::from_discovery(c.issuer.clone(), options(client()?))
             };
-            Provider::Jwt(JwtProvider {
+            Provider::Jwt(Box::new(JwtProvider {
                 name: name_arc,
                 issuer: c.issuer.clone(),
                 audiences: c.audiences.clone(),
@@ -185,7 +185,7 @@ fn provider(
                 cookie: c.cookie.clone(),
                 jwks,
                 cache: TokenCache::new(c.cache_entries),
-            })
+            }))
         }
         ProviderConfig::Introspection(c) => {
             let url = parse_url(&c.url).map_err(|m| err("introspection.url", m))?;

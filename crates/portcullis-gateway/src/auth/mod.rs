@@ -60,7 +60,7 @@ impl Failure {
 #[non_exhaustive]
 pub enum Provider {
     /// JWT access tokens.
-    Jwt(jwt::JwtProvider),
+    Jwt(Box<jwt::JwtProvider>),
     /// API keys.
     ApiKey(api_key::ApiKeyProvider),
     /// HTTP Basic.

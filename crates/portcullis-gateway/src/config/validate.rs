@@ -85,6 +85,14 @@ fn listener_findings(loaded: &LoadedConfig) -> Vec<Finding> {
                 out.push(Finding::error(format!("{at}.tls"), m));
             }
         }
+        if let Some(tls) = &l.tls {
+            if tls.client_auth == super::model::ClientAuth::Required && tls.client_ca.is_none() {
+                out.push(Finding::error(
+                    format!("{at}.tls.client_auth"),
+                    "client_auth: required needs client_ca (the CA client certificates chain to)",
+                ));
+            }
+        }
         if let Some(r) = &l.redirect_https {
             if r.port == 0 {
                 out.push(Finding::error(
@@ -112,6 +120,69 @@ fn admin_findings(loaded: &LoadedConfig) -> Vec<Finding> {
         )),
         Ok(_) => {}
         Err(e) => out.push(Finding::error("admin.token", e.to_string())),
+    }
+    out
+}
+
+fn auth_warnings(
+    ai: usize,
+    api: &super::model::ApiConfig,
+    auth: &super::model::AuthConfig,
+    mtls_listener: bool,
+) -> Vec<Finding> {
+    use super::model::ProviderConfig;
+    let mut out = Vec::new();
+    let at = format!("apis.{ai}.auth");
+    for (name, p) in &auth.providers {
+        let pat = format!("{at}.providers.{name}");
+        match p {
+            ProviderConfig::ApiKey(k) => {
+                if k.query_param.is_some() {
+                    out.push(Finding::warning(
+                        format!("{pat}.api_key.query_param"),
+                        "API keys in the query string end up in logs, proxies and browser history; prefer the header",
+                    ));
+                }
+                if k.pepper.is_inline() {
+                    out.push(Finding::warning(
+                        format!("{pat}.api_key.pepper"),
+                        "the pepper is written in clear; use ${env:NAME} or ${file:PATH}",
+                    ));
+                }
+            }
+            ProviderConfig::Introspection(i) if i.client_secret.is_inline() => {
+                out.push(Finding::warning(
+                    format!("{pat}.introspection.client_secret"),
+                    "the client secret is written in clear; use ${env:NAME} or ${file:PATH}",
+                ));
+            }
+            ProviderConfig::Mtls(_) if !mtls_listener => out.push(Finding::warning(
+                pat.clone(),
+                "no TLS listener has client_ca, so no client certificate can ever be presented",
+            )),
+            _ => {}
+        }
+    }
+    if auth.default.anonymous {
+        out.push(Finding::warning(
+            format!("{at}.default.anonymous"),
+            format!(
+                "routes of API {:?} without their own rule need no authentication",
+                api.name
+            ),
+        ));
+    }
+    for (ri, r) in api.routes.iter().enumerate() {
+        if r.auth.as_ref().is_some_and(|a| a.anonymous) {
+            let name = r.name.as_deref().unwrap_or(&r.path);
+            out.push(Finding::warning(
+                format!("apis.{ai}.routes.{ri}.auth.anonymous"),
+                format!(
+                    "route {name:?} of API {:?} has no authentication (anonymous: true)",
+                    api.name
+                ),
+            ));
+        }
     }
     out
 }
@@ -146,8 +217,14 @@ fn warnings(loaded: &LoadedConfig) -> Vec<Finding> {
             }
         }
     }
+    let mtls_listener = cfg
+        .listeners
+        .iter()
+        .any(|l| l.tls.as_ref().is_some_and(|t| t.client_ca.is_some()));
     for (ai, api) in cfg.apis.iter().enumerate() {
-        if api.public {
+        if let Some(auth) = &api.auth {
+            out.extend(auth_warnings(ai, api, auth, mtls_listener));
+        } else if api.public {
             for (ri, r) in api.routes.iter().enumerate() {
                 let name = r.name.as_deref().unwrap_or(&r.path);
                 out.push(Finding::warning(

@@ -127,6 +127,9 @@ pub struct StageContext<'a> {
     pub services: &'a crate::services::Services,
 }
 
+/// Errors found while building a route's stages: (config key relative to the route, message).
+pub type StageErrors = Vec<(String, String)>;
+
 /// Builds a route's stages in pipeline order: ip filter, authenticate, authorize; then the
 /// response stages. Errors (e.g. a condition that does not compile) are returned as messages
 /// with the config key they concern, relative to the route.
@@ -134,7 +137,7 @@ pub fn build_stages(
     api: &ApiConfig,
     route: &RouteConfig,
     ctx: &StageContext<'_>,
-) -> Result<Vec<Box<dyn Stage>>, Vec<(String, String)>> {
+) -> Result<Vec<Box<dyn Stage>>, StageErrors> {
     let mut stages: Vec<Box<dyn Stage>> = Vec::new();
     let mut errors = Vec::new();
     let rule = route
