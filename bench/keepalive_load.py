@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Sends exactly N GET /data.json requests over 10 keep-alive connections to 127.0.0.1:PORT and
-reads every response; a fixed amount of work, for instruction counts.
-usage: keepalive_load.py PORT N"""
+"""Sends exactly N GET requests (default /data.json) over 10 keep-alive connections to
+127.0.0.1:PORT and reads every response; a fixed amount of work, for instruction counts.
+usage: keepalive_load.py PORT N [PATH] [HEADER]"""
 import socket
 import sys
 
 port, n = int(sys.argv[1]), int(sys.argv[2])
 socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(10)]
-req = b"GET /data.json HTTP/1.1\r\nHost: localhost\r\n\r\n"
+path = sys.argv[3] if len(sys.argv) > 3 else "/data.json"
+extra = sys.argv[4] + "\r\n" if len(sys.argv) > 4 else ""
+req = f"GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}\r\n".encode()
 
 
 def read_response(s):

@@ -7,6 +7,9 @@
 #   DURATION=5s bench/run.sh     # shorter
 #   bench/run.sh instructions    # user-space instructions per proxied request (valgrind),
 #                                # repeatable to ~0.3% where wall-clock numbers move by 10%
+#   bench/run.sh auth            # Portcullis only: plain proxying vs JWT (RS256, ES256, cache
+#                                # warm) vs API key, in the same run, as ratios
+#   bench/run.sh auth instructions   # the same four, as instructions per request
 #
 # Pinning on a 2-core machine: the proxy under test (nginx with 1 worker, or Portcullis with 1
 # worker thread) gets CPU 0 to itself; the origin (an nginx serving a static file) and wrk share
@@ -91,21 +94,110 @@ apis:
       - { path: /data.json, methods: [GET] }
 EOF
 
-taskset -c "$LOAD_CPU" nginx -c "$work/origin.conf" -p "$work" & pids+=($!)
-
-if [ "${1:-}" = instructions ]; then
-  # Total instructions for 3,000 requests minus those for 1,000, over 2,000: start-up cancels out.
+# User-space instructions per request (valgrind): total for 3,000 requests minus total for 1,000,
+# over 2,000, so start-up cancels out. Args: config, path, extra header line (or "").
+instructions() {
+  local config=$1 path=$2 header=$3 n pc extra=()
+  [ -n "$header" ] && extra=("$header")
   declare -A total
   for n in 1000 3000; do
     PORTCULLIS_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$work/cg.$n" \
-      target/release/portcullis serve --workers 1 --config "$work/portcullis.yaml" 2>/dev/null & pc=$!
+      target/release/portcullis serve --workers 1 --config "$config" 2>/dev/null & pc=$!
     for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$PC_PORT) 2>/dev/null && break; sleep 0.2; done
-    python3 bench/keepalive_load.py "$PC_PORT" "$n"
+    python3 bench/keepalive_load.py "$PC_PORT" "$n" "$path" "${extra[@]}" >/dev/null
     kill -TERM "$pc"; wait "$pc" 2>/dev/null || true
     total[$n]=$(awk '/^(summary|totals):/ {print $2; exit}' "$work/cg.$n")
   done
-  echo "portcullis user-space instructions per proxied request: $(( (total[3000] - total[1000]) / 2000 ))" | tee "$out/instructions.txt"
-  echo "profile: callgrind_annotate $work/cg.3000"
+  echo $(( (total[3000] - total[1000]) / 2000 ))
+}
+
+taskset -c "$LOAD_CPU" nginx -c "$work/origin.conf" -p "$work" & pids+=($!)
+
+if [ "${1:-}" = auth ]; then
+  cargo run --release --locked -q -p portcullis-demo --example bench_tokens -- "$work"
+  head -c 32 /dev/urandom | base64 > "$work/pepper"
+  cat > "$work/auth.yaml" <<EOF
+listeners:
+  - { name: http, bind: "127.0.0.1:$PC_PORT" }
+limits: { max_connections: 20000, max_connections_per_ip: 20000 }
+access_log: { path: logs/portcullis-access.log }
+security_events: { enabled: false }
+state: { path: state.redb }
+upstreams:
+  origin: { targets: ["http://127.0.0.1:$ORIGIN_PORT"], max_idle_per_target: 128 }
+apis:
+  - name: plain
+    upstream: origin
+    public: true
+    routes:
+      - { path: /data.json, methods: [GET] }
+  - name: protected
+    upstream: origin
+    auth:
+      providers:
+        sso: { jwt: { issuer: bench, jwks_file: jwks.json, audiences: [bench], algorithms: [RS256, ES256] } }
+        partners: { api_key: { pepper: "\${file:pepper}", store: true } }
+    routes:
+      - { path: /jwt/data.json, methods: [GET], strip_prefix: /jwt, auth: { providers: [sso], scopes: ["bench:read"] } }
+      - { path: /key/data.json, methods: [GET], strip_prefix: /key, auth: { providers: [partners] } }
+EOF
+  key=$(target/release/portcullis keys create --config "$work/auth.yaml" --api protected --provider partners --owner bench | awk '/^key:/ {print $2}')
+  specs=("plain|/data.json|" \
+         "jwt-rs256|/jwt/data.json|Authorization: Bearer $(cat "$work/rs256.token")" \
+         "jwt-es256|/jwt/data.json|Authorization: Bearer $(cat "$work/es256.token")" \
+         "api-key|/key/data.json|X-Api-Key: $key")
+  if [ "${2:-}" = instructions ]; then   # bench/run.sh auth instructions
+    {
+    echo "| mode | instructions/request | ratio to plain |"
+    echo "| --- | ---: | ---: |"
+    for spec in "${specs[@]}"; do
+      IFS='|' read -r name path header <<<"$spec"
+      n=$(instructions "$work/auth.yaml" "$path" "$header")
+      [ "$name" = plain ] && base=$n
+      printf '| %-10s | %8s | %5s |\n' "$name" "$n" "$(awk -v a="$n" -v b="$base" 'BEGIN {printf "%.2f", a / b}')"
+    done
+    } | tee "$out/auth-instructions.md"
+    exit 0
+  fi
+  PORTCULLIS_LOG=warn taskset -c "$PROXY_CPU" target/release/portcullis serve --workers 1 \
+    --config "$work/auth.yaml" 2>"$work/logs/portcullis.err" & pids+=($!)
+  sleep 1
+  rate() { # name path [header]
+    local args=(-t1 -c"$CONNS" --latency)
+    [ -n "${3:-}" ] && args+=(-H "$3")
+    taskset -c "$LOAD_CPU" wrk "${args[@]}" -d2s "http://127.0.0.1:$PC_PORT$2" >/dev/null 2>&1 || true
+    local res; res=$(taskset -c "$LOAD_CPU" wrk "${args[@]}" -d"$DURATION" "http://127.0.0.1:$PC_PORT$2")
+    echo "$res" > "$out/auth-$1.txt"
+    if echo "$res" | grep -q "Non-2xx"; then echo "$1: non-2xx answers" >&2; exit 1; fi
+    echo "$res" | awk '/Requests\/sec/ {print $2}'
+  }
+  {
+  echo "wrk -t1 -c$CONNS -d$DURATION, GET 1 KB JSON through Portcullis (1 worker, CPU $PROXY_CPU);"
+  echo "modes interleaved over ${ROUNDS:=3} rounds, median requests/s"
+  echo
+  echo "| mode | requests/s (median) | runs | ratio to plain |"
+  echo "| --- | ---: | --- | ---: |"
+  declare -A runs
+  for _ in $(seq "$ROUNDS"); do
+    for spec in "${specs[@]}"; do
+      IFS='|' read -r name path header <<<"$spec"
+      runs[$name]="${runs[$name]:-} $(rate "$name" "$path" "$header")"
+    done
+  done
+  median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+  plain=$(median "${runs[plain]}")
+  for spec in "${specs[@]}"; do
+    IFS='|' read -r name _ _ <<<"$spec"
+    m=$(median "${runs[$name]}")
+    printf '| %-10s | %10s | %s | %5s |\n' "$name" "$m" "${runs[$name]# }" \
+      "$(awk -v a="$m" -v b="$plain" 'BEGIN {printf "%.2f", a / b}')"
+  done
+  } | tee "$out/auth.md"
+  exit 0
+fi
+
+if [ "${1:-}" = instructions ]; then
+  instructions "$work/portcullis.yaml" /data.json "" | sed 's/^/portcullis user-space instructions per proxied request: /' | tee "$out/instructions.txt"
   exit 0
 fi
 taskset -c "$PROXY_CPU" nginx -c "$work/nginx.conf" -p "$work" & pids+=($!); nginx_pid=$!

@@ -14,6 +14,7 @@
 
 mod handlers;
 pub mod pki;
+pub mod signers;
 mod store;
 mod tokens;
 

@@ -9,13 +9,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use hmac::{Hmac, KeyInit, Mac};
 use rand::Rng;
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use super::{Failure, Principal};
-use crate::config::Secret;
 use crate::state::key_store::{unix_now, KeyRecord, KeyStore, StoreError};
 
 /// Every key starts with this.
@@ -48,21 +45,41 @@ pub fn prefix_of(key: &str) -> Option<&str> {
     let (prefix, secret) = rest.split_once('_')?;
     let ok = prefix.len() == PREFIX_LEN
         && secret.len() == SECRET_LEN
-        && prefix.bytes().all(|b| PREFIX_ALPHABET.contains(&b))
-        && secret.bytes().all(|b| ALPHABET.contains(&b));
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && secret.bytes().all(|b| b.is_ascii_alphanumeric());
     ok.then_some(prefix)
 }
 
 /// HMAC-SHA256(pepper, key), hex.
 pub fn hash(pepper: &[u8], key: &str) -> String {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(pepper)
-        .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
-    mac.update(key.as_bytes());
-    hex(&mac.finalize().into_bytes())
+    hash_with(&Pepper::new(pepper), key)
+}
+
+/// A pepper ready for HMAC (the key schedule is computed once, not per request).
+pub struct Pepper(aws_lc_rs::hmac::Key);
+
+impl Pepper {
+    /// Prepares `secret`.
+    pub fn new(secret: &[u8]) -> Self {
+        Self(aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret))
+    }
+}
+
+/// HMAC-SHA256 with a prepared pepper, hex.
+pub fn hash_with(pepper: &Pepper, key: &str) -> String {
+    hex(aws_lc_rs::hmac::sign(&pepper.0, key.as_bytes()).as_ref())
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
 }
 
 /// A key's record and the principal it authenticates as, built once.
@@ -100,7 +117,7 @@ pub struct ApiKeyProvider {
     /// Query parameter carrying the key (only when explicitly enabled).
     pub query_param: Option<String>,
     /// Server-side secret mixed into every hash.
-    pub pepper: Secret,
+    pub pepper: Pepper,
     /// Keys declared in the config, by prefix.
     pub declared: HashMap<String, Arc<KeyEntry>>,
     /// The state store and this provider's namespace in it (`api/provider`).
@@ -110,7 +127,7 @@ pub struct ApiKeyProvider {
 impl ApiKeyProvider {
     /// Verifies `key`.
     pub fn verify(&self, key: &str) -> Result<Arc<Principal>, Failure> {
-        let expected = hash(self.pepper.secret_str().as_bytes(), key);
+        let expected = hash_with(&self.pepper, key);
         let Some(prefix) = prefix_of(key) else {
             return Err(Failure::invalid("malformed"));
         };
@@ -177,7 +194,7 @@ impl ApiKeyProvider {
         let record = KeyRecord {
             prefix,
             namespace: namespace.to_owned(),
-            hash: hash(self.pepper.secret_str().as_bytes(), &key),
+            hash: hash_with(&self.pepper, &key),
             owner: grant.owner.clone(),
             scopes: grant.scopes.clone(),
             roles: grant.roles.clone(),

@@ -301,7 +301,7 @@ fn provider(
                 name: name_arc,
                 header,
                 query_param: c.query_param.clone(),
-                pepper,
+                pepper: super::api_key::Pepper::new(pepper.secret_str().as_bytes()),
                 declared,
                 store,
             })

@@ -89,6 +89,7 @@ impl IntrospectionProvider {
             acr: text("acr"),
             cert: None,
             claims,
+            header_values: Default::default(),
         });
         self.cache.insert(key, principal.clone(), ttl);
         Ok(principal)

@@ -119,6 +119,7 @@ impl JwtProvider {
             acr: text("acr"),
             cert: None,
             claims,
+            header_values: Default::default(),
         }
     }
 }

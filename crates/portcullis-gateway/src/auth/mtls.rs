@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -57,7 +56,8 @@ impl ClientCert {
             dns_names,
             uris,
             serial: cert.raw_serial_as_string().replace(':', ""),
-            fingerprint: Sha256::digest(der)
+            fingerprint: aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der)
+                .as_ref()
                 .iter()
                 .map(|b| format!("{b:02x}"))
                 .collect(),

@@ -23,9 +23,38 @@ pub struct Principal {
     pub acr: Option<String>,
     /// The client certificate, when the connection presented one.
     pub cert: Option<Arc<ClientCert>>,
+    /// Identity header values, built on first use and reused while the principal is cached.
+    pub header_values: std::sync::OnceLock<IdentityValues>,
+}
+
+/// The values of the identity headers for one principal (`None`: not representable as a header
+/// value, e.g. a subject with control characters; the header is then not sent).
+#[derive(Debug, Clone)]
+pub struct IdentityValues {
+    /// Principal id.
+    pub subject: Option<http::HeaderValue>,
+    /// Provider name.
+    pub provider: Option<http::HeaderValue>,
+    /// Roles, comma-separated.
+    pub roles: Option<http::HeaderValue>,
+    /// Scopes, space-separated.
+    pub scopes: Option<http::HeaderValue>,
 }
 
 impl Principal {
+    /// The identity header values (computed once per principal).
+    pub fn identity_values(&self) -> &IdentityValues {
+        self.header_values.get_or_init(|| {
+            let value = |s: &str| http::HeaderValue::from_str(s).ok();
+            IdentityValues {
+                subject: value(&self.id),
+                provider: value(&self.provider),
+                roles: value(&self.roles.join(",")),
+                scopes: value(&self.scopes.join(" ")),
+            }
+        })
+    }
+
     /// Reads roles or scopes from a claim that is either a list of strings or one string of
     /// space-separated values (the OAuth `scope` form). Nested claims use dots (`realm.roles`).
     pub fn strings_claim(

@@ -6,16 +6,18 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
 
 const SHARDS: usize = 16;
 
 /// The cache key: SHA-256 of the credential.
 pub type CredentialHash = [u8; 32];
 
-/// Hashes a credential for the cache.
+/// Hashes a credential for the cache (SHA-256 by aws-lc, the same assembly rustls uses).
 pub fn hash(credential: &[u8]) -> CredentialHash {
-    Sha256::digest(credential).into()
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, credential);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
 }
 
 /// Verified values by credential hash, each with its own expiry; at most `capacity` entries.

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::header::{self, HeaderValue};
+use http::header;
 
 use super::{Answer, Exchange, Flow, Stage, StageContext, Step};
 use crate::auth::{ApiAuth, ClientCert, Failure, Presented, Principal, Provider};
@@ -215,18 +215,16 @@ impl Authenticate {
             }
         }
         let ids = &self.auth.identity_headers;
-        let mut set = |name: &Option<header::HeaderName>, value: &str| {
-            if let (Some(name), Ok(v)) = (name, HeaderValue::from_str(value)) {
-                headers.insert(name.clone(), v);
+        let values = p.identity_values();
+        for (name, value) in [
+            (&ids.subject, &values.subject),
+            (&ids.provider, &values.provider),
+            (&ids.roles, &values.roles),
+            (&ids.scopes, &values.scopes),
+        ] {
+            if let (Some(name), Some(value)) = (name, value) {
+                headers.insert(name.clone(), value.clone());
             }
-        };
-        set(&ids.subject, &p.id);
-        set(&ids.provider, &p.provider);
-        if ids.roles.is_some() {
-            set(&ids.roles, &p.roles.join(","));
-        }
-        if ids.scopes.is_some() {
-            set(&ids.scopes, &p.scopes.join(" "));
         }
     }
 }
