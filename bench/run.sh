@@ -160,37 +160,44 @@ EOF
     exit 0
   fi
   PORTCULLIS_LOG=warn taskset -c "$PROXY_CPU" target/release/portcullis serve --workers 1 \
-    --config "$work/auth.yaml" 2>"$work/logs/portcullis.err" & pids+=($!)
+    --config "$work/auth.yaml" 2>"$work/logs/portcullis.err" & pids+=($!); auth_pc=$!
   sleep 1
-  rate() { # name path [header]
+  ticks() { awk '{print $14 + $15}' "/proc/$auth_pc/stat"; }
+  rate() { # name path [header] -> "requests/s proxy-CPU-µs/request"
     local args=(-t1 -c"$CONNS" --latency)
     [ -n "${3:-}" ] && args+=(-H "$3")
     taskset -c "$LOAD_CPU" wrk "${args[@]}" -d2s "http://127.0.0.1:$PC_PORT$2" >/dev/null 2>&1 || true
-    local res; res=$(taskset -c "$LOAD_CPU" wrk "${args[@]}" -d"$DURATION" "http://127.0.0.1:$PC_PORT$2")
+    local t0 res t1; t0=$(ticks)
+    res=$(taskset -c "$LOAD_CPU" wrk "${args[@]}" -d"$DURATION" "http://127.0.0.1:$PC_PORT$2")
+    t1=$(ticks)
     echo "$res" > "$out/auth-$1.txt"
     if echo "$res" | grep -q "Non-2xx"; then echo "$1: non-2xx answers" >&2; exit 1; fi
-    echo "$res" | awk '/Requests\/sec/ {print $2}'
+    local rps total
+    rps=$(echo "$res" | awk '/Requests\/sec/ {print $2}')
+    total=$(echo "$res" | awk '/requests in/ {print $1}')
+    echo "$rps $(awk -v t=$((t1 - t0)) -v n="$total" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')"
   }
   {
   echo "wrk -t1 -c$CONNS -d$DURATION, GET 1 KB JSON through Portcullis (1 worker, CPU $PROXY_CPU);"
   echo "modes interleaved over ${ROUNDS:=3} rounds, median requests/s"
   echo
-  echo "| mode | requests/s (median) | runs | ratio to plain |"
-  echo "| --- | ---: | --- | ---: |"
-  declare -A runs
+  echo "| mode | requests/s (median) | ratio to plain | proxy CPU µs/request (median) | ratio to plain |"
+  echo "| --- | ---: | ---: | ---: | ---: |"
+  declare -A runs cpus
   for _ in $(seq "$ROUNDS"); do
     for spec in "${specs[@]}"; do
       IFS='|' read -r name path header <<<"$spec"
-      runs[$name]="${runs[$name]:-} $(rate "$name" "$path" "$header")"
+      read -r r c <<<"$(rate "$name" "$path" "$header")"
+      runs[$name]="${runs[$name]:-} $r"; cpus[$name]="${cpus[$name]:-} $c"
     done
   done
   median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-  plain=$(median "${runs[plain]}")
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+  plain=$(median "${runs[plain]}"); plain_cpu=$(median "${cpus[plain]}")
   for spec in "${specs[@]}"; do
     IFS='|' read -r name _ _ <<<"$spec"
-    m=$(median "${runs[$name]}")
-    printf '| %-10s | %10s | %s | %5s |\n' "$name" "$m" "${runs[$name]# }" \
-      "$(awk -v a="$m" -v b="$plain" 'BEGIN {printf "%.2f", a / b}')"
+    m=$(median "${runs[$name]}"); c=$(median "${cpus[$name]}")
+    printf '| %-10s | %10s | %5s | %6s | %5s |\n' "$name" "$m" "$(ratio "$m" "$plain")" "$c" "$(ratio "$c" "$plain_cpu")"
   done
   } | tee "$out/auth.md"
   exit 0

@@ -7,7 +7,9 @@ use portcullis_demo::signers::Signer;
 use serde_json::json;
 
 fn main() {
-    let dir = std::env::args().nth(1).expect("usage: bench_tokens OUT_DIR");
+    let dir = std::env::args()
+        .nth(1)
+        .expect("usage: bench_tokens OUT_DIR");
     let dir = std::path::Path::new(&dir);
     let (rsa, ec) = (Signer::rsa("bench-rsa"), Signer::ec("bench-ec"));
     let now = std::time::SystemTime::now()

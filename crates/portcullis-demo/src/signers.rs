@@ -4,7 +4,9 @@
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{EcdsaKeyPair, Ed25519KeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+use aws_lc_rs::signature::{
+    EcdsaKeyPair, Ed25519KeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING,
+};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -26,7 +28,8 @@ pub struct Signer {
 impl Signer {
     /// A 2048-bit RSA key (RS256).
     pub fn rsa(kid: &str) -> Self {
-        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("key generation and signing work");
+        let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)
+            .expect("key generation and signing work");
         let pkcs8 = pair.as_der().expect("key generation and signing work");
         let public = pair.public_key();
         let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
@@ -44,9 +47,10 @@ impl Signer {
     /// A P-256 key (ES256).
     pub fn ec(kid: &str) -> Self {
         let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("key generation and signing work");
-        let pair =
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).expect("key generation and signing work");
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+            .expect("key generation and signing work");
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
+            .expect("key generation and signing work");
         let point = pair.public_key().as_ref();
         Self {
             kid: kid.into(),
@@ -60,8 +64,10 @@ impl Signer {
 
     /// An Ed25519 key (EdDSA).
     pub fn ed(kid: &str) -> Self {
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).expect("key generation and signing work");
-        let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("key generation and signing work");
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+            .expect("key generation and signing work");
+        let pair =
+            Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).expect("key generation and signing work");
         Self {
             kid: kid.into(),
             alg: Algorithm::EdDSA,
@@ -95,7 +101,8 @@ impl Signer {
 pub fn hs256(kid: &str, secret: &[u8], claims: &Value) -> String {
     let mut header = Header::new(Algorithm::HS256);
     header.kid = Some(kid.into());
-    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret)).expect("key generation and signing work")
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret))
+        .expect("key generation and signing work")
 }
 
 /// An unsigned `alg: none` token.

@@ -31,7 +31,12 @@ fn now<F: Future>(f: F) -> F::Output {
 }
 
 fn provider(signers: &[&Signer], cache: usize) -> JwtProvider {
-    let algorithms = vec![Algorithm::RS256, Algorithm::PS256, Algorithm::ES256, Algorithm::EdDSA];
+    let algorithms = vec![
+        Algorithm::RS256,
+        Algorithm::PS256,
+        Algorithm::ES256,
+        Algorithm::EdDSA,
+    ];
     let doc = json!({"keys": signers.iter().map(|s| s.jwk.clone()).collect::<Vec<_>>()});
     JwtProvider {
         name: Arc::from("bench"),
@@ -70,7 +75,9 @@ fn jwt(c: &mut Criterion) {
     let warm = provider(&all, 1000);
     let token = rsa.sign(&claims);
     now(warm.verify(&token)).unwrap();
-    c.bench_function("jwt_warm_cache_hit", |b| b.iter(|| now(warm.verify(&token)).unwrap()));
+    c.bench_function("jwt_warm_cache_hit", |b| {
+        b.iter(|| now(warm.verify(&token)).unwrap())
+    });
 }
 
 fn api_keys(c: &mut Criterion) {
@@ -97,12 +104,15 @@ fn api_keys(c: &mut Criterion) {
         declared: [(prefix, Arc::new(KeyEntry::new(record, Arc::from("keys"))))].into(),
         store: None,
     };
-    c.bench_function("api_key_verify", |b| b.iter(|| provider.verify(&key).unwrap()));
+    c.bench_function("api_key_verify", |b| {
+        b.iter(|| provider.verify(&key).unwrap())
+    });
 }
 
 fn condition(c: &mut Criterion) {
-    let cond = Condition::compile("request.path.user == principal.sub || 'admin' in principal.roles")
-        .unwrap();
+    let cond =
+        Condition::compile("request.path.user == principal.sub || 'admin' in principal.roles")
+            .unwrap();
     let headers = http::HeaderMap::new();
     let principal = Principal {
         id: "alice".into(),

@@ -58,7 +58,7 @@ impl FramingSniffer {
                 }
                 State::Head => {
                     // Keep at most LINE_PREFIX bytes of the line; skip to its end at once.
-                    let end = bytes.iter().position(|&b| b == b'\n');
+                    let end = memchr::memchr(b'\n', bytes);
                     let part = &bytes[..end.unwrap_or(bytes.len())];
                     let room = LINE_PREFIX - self.line_len;
                     let keep = &part[..part.len().min(room)];

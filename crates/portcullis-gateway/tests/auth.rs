@@ -83,9 +83,11 @@ apis:
             algorithms: [RS256, ES256, EdDSA]
             required_claims: [sub]
             jwks_min_refresh: 200ms
+            cookie: session
         partners:
           api_key:
             pepper: ${{file:pepper}}
+            query_param: api_key
             store: true
             keys:
               - {{ prefix: {prefix}, hash: {hash}, owner: acme, scopes: [partner] }}
@@ -201,6 +203,15 @@ async fn valid_tokens_of_each_algorithm_pass_with_identity_headers_and_no_creden
         assert_eq!(h["x-auth-provider"], "users");
         assert!(h.get("authorization").is_none(), "token not forwarded");
     }
+    let token = s.token("carol", json!({}));
+    let r = s
+        .get(
+            "/echo/x",
+            &format!("Cookie: theme=dark; session={token}\r\n"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "token from the session cookie: {}", r.raw);
+    assert_eq!(r.json()["headers"]["x-user"], "carol");
 }
 
 #[tokio::test]
@@ -556,6 +567,12 @@ async fn api_keys_valid_wrong_revoked_expired_and_rotated() {
     );
     let r = s.get("/echo/keys/x", &key(&stored)).await;
     assert_eq!(r.json()["headers"]["x-user"], "globex");
+    let r = s.get(&format!("/echo/keys/x?api_key={stored}"), "").await;
+    assert_eq!(
+        r.status, 200,
+        "key in the enabled query parameter: {}",
+        r.raw
+    );
 
     let short = admin(
         "POST",
@@ -612,6 +629,15 @@ async fn api_keys_valid_wrong_revoked_expired_and_rotated() {
     let keys = list.json()["keys"].as_array().unwrap().clone();
     assert_eq!(keys.len(), 3);
     assert!(keys.iter().any(|k| k["revoked"] == true));
+    let used = keys
+        .iter()
+        .find(|k| k["prefix"] == prefix.as_str())
+        .unwrap();
+    assert!(
+        used["last_used"].as_u64().is_some(),
+        "last use recorded: {used}"
+    );
+    assert!(used["rotated_to"].is_string());
     let unauth = http_raw(
         s.env.admin(),
         "GET /keys/test/partners HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",

@@ -132,3 +132,86 @@ async fn garbage_on_the_wire_does_not_hurt_the_gateway() {
         .await;
     assert_eq!(r.status, 200, "{}", r.raw);
 }
+
+#[test]
+fn token_and_key_parsing_never_panics_on_garbage() {
+    use portcullis_gateway::auth::jwks::parse_key_set;
+    use portcullis_gateway::auth::jwt::{unverified_issuer, JwtProvider};
+    use portcullis_gateway::auth::{api_key, token_cache::TokenCache};
+    use std::future::Future;
+    use std::sync::Arc;
+    use std::task::{Context, Poll, Waker};
+
+    let signer = portcullis_demo::signers::Signer::ed("k1");
+    let algorithms = vec![
+        jsonwebtoken::Algorithm::EdDSA,
+        jsonwebtoken::Algorithm::RS256,
+    ];
+    let jwks = serde_json::json!({"keys": [signer.jwk.clone()]}).to_string();
+    let provider = JwtProvider {
+        name: Arc::from("p"),
+        issuer: "iss".into(),
+        audiences: vec!["aud".into()],
+        algorithms: algorithms.clone(),
+        leeway: Duration::from_secs(0),
+        required_claims: vec![],
+        roles_claim: "roles".into(),
+        scopes_claim: "scope".into(),
+        cookie: None,
+        jwks: portcullis_gateway::auth::jwks::Jwks::fixed(
+            parse_key_set(jwks.as_bytes(), &algorithms).unwrap(),
+        ),
+        cache: TokenCache::new(16),
+    };
+    let good = signer.sign(
+        &serde_json::json!({"iss": "iss", "aud": "aud", "sub": "s", "exp": 4_000_000_000u64}),
+    );
+    let alphabet: Vec<u8> = (b'0'..=b'z')
+        .chain([b'.', b'-', b'_', b'=', b'%', b' '])
+        .collect();
+    let mut rng = Rng(0x51_7cc1_b727_220a);
+    let mut verified = 0;
+    for i in 0..20_000 {
+        let token = if i % 2 == 0 {
+            // A real token with a few bytes changed.
+            let mut t = good.clone().into_bytes();
+            for _ in 0..=rng.below(3) {
+                let at = rng.below(t.len());
+                t[at] = alphabet[rng.below(alphabet.len())];
+            }
+            String::from_utf8(t).unwrap()
+        } else {
+            String::from_utf8(rng.bytes(200, &alphabet)).unwrap()
+        };
+        let _ = unverified_issuer(&token);
+        let _ = api_key::prefix_of(&token);
+        let mut fut = std::pin::pin!(provider.verify(&token));
+        if let Poll::Ready(Ok(_)) = fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            verified += 1;
+        }
+        let _ = parse_key_set(token.as_bytes(), &algorithms);
+    }
+    assert!(verified < 200, "mutated tokens verified {verified} times");
+}
+
+#[test]
+fn condition_compilation_never_panics_on_garbage() {
+    use portcullis_gateway::condition::Condition;
+    let seed = b"request.path.user == principal.sub || 'admin' in principal.roles && size(request.query) > 0";
+    let alphabet = b"abcdeprqstu.=!|&()[]'\"0123456789 <>+-*/%?:,{}";
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    for _ in 0..3000 {
+        let mut input = seed.to_vec();
+        for _ in 0..=rng.below(6) {
+            let at = rng.below(input.len());
+            match rng.below(3) {
+                0 => input[at] = alphabet[rng.below(alphabet.len())],
+                1 => {
+                    input.remove(at);
+                }
+                _ => input.insert(at, alphabet[rng.below(alphabet.len())]),
+            }
+        }
+        let _ = Condition::compile(std::str::from_utf8(&input).unwrap());
+    }
+}

@@ -58,12 +58,15 @@ pub fn hash(pepper: &[u8], key: &str) -> String {
 }
 
 /// A pepper ready for HMAC (the key schedule is computed once, not per request).
-pub struct Pepper(aws_lc_rs::hmac::Key);
+pub struct Pepper(Box<aws_lc_rs::hmac::Key>);
 
 impl Pepper {
     /// Prepares `secret`.
     pub fn new(secret: &[u8]) -> Self {
-        Self(aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret))
+        Self(Box::new(aws_lc_rs::hmac::Key::new(
+            aws_lc_rs::hmac::HMAC_SHA256,
+            secret,
+        )))
     }
 }
 

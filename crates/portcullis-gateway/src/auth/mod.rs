@@ -118,7 +118,7 @@ impl Provider {
     ) -> Option<Presented<'r>> {
         match self {
             Self::Jwt(p) => bearer(parts)
-                .filter(|t| t.bytes().filter(|b| *b == b'.').count() == 2)
+                .filter(|t| memchr::memchr_iter(b'.', t.as_bytes()).take(3).count() == 2)
                 .or_else(|| p.cookie.as_deref().and_then(|c| cookie(parts, c)))
                 .filter(|t| {
                     !by_issuer || jwt::unverified_issuer(t).as_deref() == Some(p.issuer.as_str())

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-
 const SHARDS: usize = 16;
 
 /// The cache key: SHA-256 of the credential.

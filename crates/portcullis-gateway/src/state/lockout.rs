@@ -43,15 +43,27 @@ pub enum FailureOutcome {
 
 /// Failure counters and lockouts for a set of sources (client IPs, claimed identities).
 pub struct Lockout<K> {
-    entries: Mutex<HashMap<K, Entry>>,
+    entries: Mutex<Table<K>>,
     max_entries: usize,
 }
+
+struct Table<K> {
+    map: HashMap<K, Entry>,
+    last_sweep: Option<Instant>,
+}
+
+/// Least time between two sweeps of a full table, so a flood of new sources (IPv6 makes them
+/// free) cannot make every failure scan the whole table.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 impl<K: Hash + Eq + Clone> Lockout<K> {
     /// Tracks at most `max_entries` sources.
     pub fn new(max_entries: usize) -> Self {
         Self {
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Table {
+                map: HashMap::new(),
+                last_sweep: None,
+            }),
             max_entries,
         }
     }
@@ -59,7 +71,7 @@ impl<K: Hash + Eq + Clone> Lockout<K> {
     /// Time left on `source`'s lockout, if it is locked.
     pub fn locked(&self, source: &K) -> Option<Duration> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        let until = entries.get(source)?.locked_until?;
+        let until = entries.map.get(source)?.locked_until?;
         until
             .checked_duration_since(Instant::now())
             .filter(|d| !d.is_zero())
@@ -68,21 +80,21 @@ impl<K: Hash + Eq + Clone> Lockout<K> {
     /// Counts a failure for `source`.
     pub fn fail(&self, source: &K, policy: &LockoutPolicy) -> FailureOutcome {
         let now = Instant::now();
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= self.max_entries && !entries.contains_key(source) {
-            sweep(&mut entries, now, policy);
-            if entries.len() >= self.max_entries {
-                // Full of active sources: forget the one seen longest ago.
-                if let Some(oldest) = entries
-                    .iter()
-                    .min_by_key(|(_, e)| e.last_seen)
-                    .map(|(k, _)| k.clone())
-                {
-                    entries.remove(&oldest);
+        let mut table = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let Table { map, last_sweep } = &mut *table;
+        if map.len() >= self.max_entries && !map.contains_key(source) {
+            if last_sweep.is_none_or(|t| now.duration_since(t) >= SWEEP_EVERY) {
+                *last_sweep = Some(now);
+                sweep(map, now, policy);
+            }
+            if map.len() >= self.max_entries {
+                // Full of active sources: forget one (O(1); memory stays bounded).
+                if let Some(victim) = map.keys().next().cloned() {
+                    map.remove(&victim);
                 }
             }
         }
-        let e = entries.entry(source.clone()).or_insert(Entry {
+        let e = map.entry(source.clone()).or_insert(Entry {
             failures: 0,
             window_start: now,
             locked_until: None,
@@ -113,14 +125,18 @@ impl<K: Hash + Eq + Clone> Lockout<K> {
     /// Clears `source`'s failure count (its strikes stay, so the next lockout is longer).
     pub fn succeed(&self, source: &K) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(e) = entries.get_mut(source) {
+        if let Some(e) = entries.map.get_mut(source) {
             e.failures = 0;
         }
     }
 
     /// Sources tracked (for tests).
     pub fn len(&self) -> usize {
-        self.entries.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map
+            .len()
     }
 
     /// True when nothing is tracked.

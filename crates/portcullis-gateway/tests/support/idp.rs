@@ -154,4 +154,3 @@ async fn introspect(
         .unwrap_or(json!({"active": false}));
     (StatusCode::OK, Json(answer))
 }
-
