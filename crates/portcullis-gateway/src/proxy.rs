@@ -132,13 +132,12 @@ async fn serve(
     };
     forwarding::strip_hop_by_hop(&mut parts.headers);
     {
-        let mut exchange = Exchange {
-            request: &mut parts,
+        let mut exchange = Exchange::new(
+            &mut parts,
             client_ip,
-            request_id: request_id.as_str(),
-            client_cert: conn.client_cert.get(),
-            principal: None,
-        };
+            request_id.as_str(),
+            conn.client_cert.get(),
+        );
         for stage in &route.stages {
             let flow = match stage.on_request(&mut exchange) {
                 Step::Done(flow) => flow,
@@ -274,13 +273,12 @@ async fn serve(
     let mut response = Response::from_parts(rparts, ProxyBody::upstream(rbody, checkin));
     {
         parts.headers.clear();
-        let exchange = Exchange {
-            request: &mut parts,
+        let exchange = Exchange::new(
+            &mut parts,
             client_ip,
-            request_id: request_id.as_str(),
-            client_cert: conn.client_cert.get(),
-            principal: None,
-        };
+            request_id.as_str(),
+            conn.client_cert.get(),
+        );
         for stage in &route.stages {
             stage.on_response(&exchange, &mut response);
         }

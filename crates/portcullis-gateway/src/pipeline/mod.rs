@@ -97,6 +97,24 @@ pub struct Exchange<'a> {
     pub principal: Option<Arc<Principal>>,
 }
 
+impl<'a> Exchange<'a> {
+    /// An exchange with no principal yet.
+    pub fn new(
+        request: &'a mut Parts,
+        client_ip: IpAddr,
+        request_id: &'a str,
+        client_cert: Option<&'a Arc<ClientCert>>,
+    ) -> Self {
+        Self {
+            request,
+            client_ip,
+            request_id,
+            client_cert,
+            principal: None,
+        }
+    }
+}
+
 /// One protection on a route. Both hooks default to doing nothing.
 pub trait Stage: Send + Sync {
     /// Name used in logs, events and the order test.
