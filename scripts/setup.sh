@@ -6,7 +6,8 @@
 set -euo pipefail
 
 # curl and openssl: the demo-tour test runs the printed tour (curl, openssl s_client).
-want=(curl ca-certificates openssl)
+# redis-server: rate-limit tests start their own on a random loopback port.
+want=(curl ca-certificates openssl redis-server)
 if [ "${1:-test}" = "bench" ]; then
   want+=(nginx-light wrk util-linux procps valgrind python3)
 fi
@@ -28,7 +29,10 @@ echo "setup: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts nginx on install; the benchmark runs its own instance.
+# Debian starts nginx and redis on install; benchmarks and tests run their own instances.
 if [[ " ${missing[*]} " == *" nginx-light "* ]]; then
   ($SUDO systemctl stop nginx 2>/dev/null || $SUDO service nginx stop 2>/dev/null || $SUDO pkill -x nginx 2>/dev/null) || true
+fi
+if [[ " ${missing[*]} " == *" redis-server "* ]]; then
+  ($SUDO systemctl stop redis-server 2>/dev/null || $SUDO service redis-server stop 2>/dev/null || $SUDO pkill -x redis-server 2>/dev/null) || true
 fi

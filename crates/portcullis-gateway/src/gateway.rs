@@ -164,7 +164,11 @@ impl Gateway {
             Some(p) => Some(Arc::new(KeyStore::open(&loaded.base_dir.join(p))?)),
             None => None,
         };
-        let services = Arc::new(Services::new(metrics.clone(), Arc::new(events), key_store));
+        let limiter = crate::state::limiter::Limiter::from_config(&cfg.state, &loaded.base_dir)
+            .map_err(|m| config_error(&loaded, m))?;
+        let services = Arc::new(
+            Services::new(metrics.clone(), Arc::new(events), key_store).with_limiter(limiter),
+        );
         let runtime = compile(&loaded, &services)?;
         let log_path = match cfg.access_log.path.as_str() {
             "stdout" => "stdout".to_owned(),

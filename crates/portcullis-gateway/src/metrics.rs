@@ -47,6 +47,12 @@ struct EventLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BackendFailureLabels {
+    backend: &'static str,
+    fail: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
 }
@@ -70,6 +76,7 @@ pub struct Metrics {
     access_log_dropped: Counter,
     security_events: Family<EventLabels, Counter>,
     events_dropped: Counter,
+    limiter_failures: Family<BackendFailureLabels, Counter>,
 }
 
 /// Handles for one route (or for requests that matched none).
@@ -107,6 +114,12 @@ impl Metrics {
         let access_log_dropped = Counter::default();
         let security_events = Family::<EventLabels, Counter>::default();
         let events_dropped = Counter::default();
+        let limiter_failures = Family::<BackendFailureLabels, Counter>::default();
+        registry.register(
+            "rate_limit_backend_failures",
+            "Rate-limit checks the backend could not answer, by backend and what was done (open: allowed, closed: refused)",
+            limiter_failures.clone(),
+        );
         registry.register(
             "security_events",
             "Security events (authentication, authorization, lockout) by kind and reason",
@@ -163,6 +176,7 @@ impl Metrics {
             access_log_dropped,
             security_events,
             events_dropped,
+            limiter_failures,
         }
     }
 
@@ -233,6 +247,13 @@ impl Metrics {
     pub fn security_event(&self, kind: &'static str, reason: &'static str) {
         self.security_events
             .get_or_create(&EventLabels { kind, reason })
+            .inc();
+    }
+
+    /// Counts a rate-limit check the backend could not answer.
+    pub fn limiter_failure(&self, backend: &'static str, fail: &'static str) {
+        self.limiter_failures
+            .get_or_create(&BackendFailureLabels { backend, fail })
             .inc();
     }
 

@@ -43,6 +43,10 @@ pub enum Refusal {
     IpDenied,
     /// Too many failed authentications from this client or for this identity.
     LockedOut,
+    /// A rate limit is exhausted.
+    RateLimited,
+    /// The rate-limit backend cannot answer and the limit fails closed.
+    RateLimitUnavailable,
     /// No upstream target could be reached, or it failed.
     UpstreamUnavailable,
     /// The upstream did not answer in time.
@@ -55,7 +59,7 @@ pub enum Refusal {
 
 impl Refusal {
     /// Every refusal, for docs and tests.
-    pub const ALL: [Refusal; 17] = [
+    pub const ALL: [Refusal; 19] = [
         Self::NotFound,
         Self::MethodNotAllowed,
         Self::BadRequest,
@@ -69,6 +73,8 @@ impl Refusal {
         Self::Forbidden,
         Self::IpDenied,
         Self::LockedOut,
+        Self::RateLimited,
+        Self::RateLimitUnavailable,
         Self::UpstreamUnavailable,
         Self::UpstreamTimeout,
         Self::UpstreamError,
@@ -88,7 +94,8 @@ impl Refusal {
             Self::AccessDenied => StatusCode::FORBIDDEN,
             Self::Unauthenticated | Self::StepUpRequired => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::IpDenied => StatusCode::FORBIDDEN,
-            Self::LockedOut => StatusCode::TOO_MANY_REQUESTS,
+            Self::LockedOut | Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimitUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::UpstreamError => StatusCode::BAD_GATEWAY,
@@ -112,6 +119,8 @@ impl Refusal {
             Self::Forbidden => "forbidden",
             Self::IpDenied => "ip-denied",
             Self::LockedOut => "locked-out",
+            Self::RateLimited => "rate-limited",
+            Self::RateLimitUnavailable => "rate-limit-unavailable",
             Self::UpstreamUnavailable => "upstream-unavailable",
             Self::UpstreamTimeout => "upstream-timeout",
             Self::UpstreamError => "upstream-error",
@@ -135,6 +144,8 @@ impl Refusal {
             Self::Forbidden => "Not allowed",
             Self::IpDenied => "Client address not allowed",
             Self::LockedOut => "Too many failed attempts",
+            Self::RateLimited => "Rate limit exceeded",
+            Self::RateLimitUnavailable => "Rate limiting unavailable",
             Self::UpstreamUnavailable => "Upstream service unavailable",
             Self::UpstreamTimeout => "Upstream service timed out",
             Self::UpstreamError => "Upstream service failed",

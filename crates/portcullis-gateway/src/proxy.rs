@@ -131,6 +131,7 @@ async fn serve(
         RouteMatch::NotFound => return ctx.refuse(Refusal::NotFound, None, None),
     };
     forwarding::strip_hop_by_hop(&mut parts.headers);
+    let response_headers;
     {
         let mut exchange = Exchange::new(
             &mut parts,
@@ -143,10 +144,12 @@ async fn serve(
                 Step::Done(flow) => flow,
                 Step::Wait(pending) => pending.await,
             };
-            if let Flow::Respond(answer) = flow {
+            if let Flow::Respond(mut answer) = flow {
+                answer.headers.append(&mut exchange.response_headers);
                 return ctx.answer(answer, Some(&route));
             }
         }
+        response_headers = std::mem::take(&mut exchange.response_headers);
     }
     if let Some(len) = content_length(&parts.headers) {
         if len > route.max_body_bytes {
@@ -282,6 +285,9 @@ async fn serve(
         for stage in &route.stages {
             stage.on_response(&exchange, &mut response);
         }
+    }
+    for (name, value) in response_headers {
+        response.headers_mut().append(name, value);
     }
     ctx.finish(
         response,

@@ -286,24 +286,14 @@ impl Runtime {
                     path: &full_path,
                     auth: auth.as_ref(),
                     global_ip_filter: &global_ip_filter,
+                    global_rate_limits: &cfg.rate_limits,
                     services,
                 };
                 let stages = match build_stages(api, rc, &ctx) {
                     Ok(s) => s,
                     Err(es) => {
-                        let base = if rc.auth.is_some() {
-                            rat.clone()
-                        } else {
-                            format!("{at}.auth.default")
-                        };
                         for (key, m) in es {
-                            let key = key.strip_prefix("auth.").unwrap_or(&key).to_owned();
-                            let full = if rc.auth.is_some() {
-                                format!("{base}.auth.{key}")
-                            } else {
-                                format!("{base}.{key}")
-                            };
-                            errors.push(Finding::error(full, m));
+                            errors.push(Finding::error(stage_error_path(&at, &rat, rc, &key), m));
                         }
                         continue;
                     }
@@ -339,6 +329,29 @@ impl Runtime {
             _ => Err(errors),
         }
     }
+}
+
+/// The config path of a stage-building error: `auth.*` keys are in the route's rule or the API's
+/// default rule, `api.*` in the API, `global.*` at the top level, others in the route.
+fn stage_error_path(
+    api_at: &str,
+    route_at: &str,
+    route: &crate::config::model::RouteConfig,
+    key: &str,
+) -> String {
+    if let Some(rest) = key.strip_prefix("auth.") {
+        return match route.auth {
+            Some(_) => format!("{route_at}.auth.{rest}"),
+            None => format!("{api_at}.auth.default.{rest}"),
+        };
+    }
+    if let Some(rest) = key.strip_prefix("api.") {
+        return format!("{api_at}.{rest}");
+    }
+    if let Some(rest) = key.strip_prefix("global.") {
+        return rest.to_owned();
+    }
+    format!("{route_at}.{key}")
 }
 
 fn names<V>(map: &BTreeMap<String, V>) -> String {

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use crate::metrics::Metrics;
 use crate::security_events::SecurityEvents;
 use crate::state::key_store::KeyStore;
+use crate::state::limiter::Limiter;
 use crate::state::lockout::Lockout;
+use crate::state::memory_limiter::MemoryLimiter;
 
 /// Most sources tracked by each brute-force counter.
 pub const LOCKOUT_MAX_ENTRIES: usize = 100_000;
@@ -25,6 +27,8 @@ pub struct Services {
     pub lockout_identities: Arc<Lockout<String>>,
     /// The API key store, when `state.path` is set.
     pub key_store: Option<Arc<KeyStore>>,
+    /// Rate-limit counters (embedded or Redis).
+    pub limiter: Arc<Limiter>,
     /// False for `check`: nothing is opened, providers needing live resources are only checked.
     pub serving: bool,
 }
@@ -39,11 +43,18 @@ impl Services {
         Self {
             metrics,
             events,
+            limiter: Arc::new(Limiter::Memory(MemoryLimiter::new(1_000_000))),
             lockout_ips: Arc::new(Lockout::new(LOCKOUT_MAX_ENTRIES)),
             lockout_identities: Arc::new(Lockout::new(LOCKOUT_MAX_ENTRIES)),
             key_store,
             serving: true,
         }
+    }
+
+    /// Uses `limiter` for rate limits.
+    pub fn with_limiter(mut self, limiter: Limiter) -> Self {
+        self.limiter = Arc::new(limiter);
+        self
     }
 
     /// Services for `check`: fresh metrics, events only counted, no state file.

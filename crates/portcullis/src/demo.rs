@@ -125,6 +125,13 @@ fn tour(ports: &DemoArgs, t: &TourContext<'_>) -> Vec<TourStep> {
             expect: "200, then 401",
         },
         TourStep {
+            title: "Login attempts are rate limited per IP (5 per minute): guessing gets 429",
+            command: format!(
+                "for i in 1 2 3; do {curl} -o /dev/null -w '%{{http_code}} ' -X POST -H 'content-type: application/json' -d '{{\"username\":\"bob\",\"password\":\"guess\"}}' {gw}/login; done; echo; {curl} -i -X POST -H 'content-type: application/json' -d '{{\"username\":\"bob\",\"password\":\"guess\"}}' {gw}/login | grep -iE '^HTTP|retry-after|ratelimit'"
+            ),
+            expect: "401s (wrong password), then 429 with Retry-After, RateLimit and X-RateLimit-* headers",
+        },
+        TourStep {
             title: "Every refusal above is a security event (no token or key in it)",
             command: format!("tail -n 5 {}", t.events),
             expect: "JSON lines: authentication_failed / authorization_denied with reason codes",

@@ -197,6 +197,10 @@ fn demo_starts_prints_its_tour_and_stops_on_sigterm() {
         "HTTP/2 204",
         "error=\"invalid_token\"",
         "\"event\":\"authorization_denied\"",
+        "HTTP/2 429",
+        "x-ratelimit-remaining: 0",
+        "\"login-per-ip\";q=5;w=60",
+        "ratelimit: \"login-per-ip\";r=0;t=",
         "portcullis_security_events_total",
     ] {
         assert!(

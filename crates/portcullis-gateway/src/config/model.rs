@@ -14,6 +14,7 @@ use super::secret::SecretRef;
 use super::units::{ByteSize, DurationValue};
 
 pub use super::auth_model::*;
+pub use super::rate_limit_model::*;
 
 /// The whole gateway config (one YAML file).
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -52,16 +53,43 @@ pub struct Config {
     /// Where security events (authentication and authorization failures, lockouts) go.
     #[serde(default)]
     pub security_events: SecurityEventsConfig,
+    /// Rate limits applied to every route (scope `global` unless set).
+    #[serde(default)]
+    pub rate_limits: Vec<RateLimitConfig>,
 }
 
 /// The embedded state store.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StateConfig {
     /// redb file for API keys (relative to the config file). Needed by `api_key` providers with
     /// `store: true`.
     #[serde(default)]
     pub path: Option<PathBuf>,
+    /// Where rate-limit counters live: `embedded` (this process) or `redis` (shared).
+    #[serde(default)]
+    pub backend: StateBackend,
+    /// Redis connection (with `backend: redis`).
+    #[serde(default)]
+    pub redis: Option<RedisConfig>,
+    /// Most rate-limit keys kept in memory (embedded backend).
+    #[serde(default = "default_max_keys")]
+    pub max_keys: usize,
+}
+
+fn default_max_keys() -> usize {
+    1_000_000
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        Self {
+            path: None,
+            backend: StateBackend::Embedded,
+            redis: None,
+            max_keys: default_max_keys(),
+        }
+    }
 }
 
 /// The security event stream.
@@ -408,6 +436,12 @@ pub struct ApiConfig {
     /// Identity providers and the default access rule of this API's routes.
     #[serde(default)]
     pub auth: Option<AuthConfig>,
+    /// Rate limits for every route of this API (scope `api` unless set).
+    #[serde(default)]
+    pub rate_limits: Vec<RateLimitConfig>,
+    /// Rate-limit headers sent: `ietf`, `x-ratelimit` (default both; `[]` for none).
+    #[serde(default = "default_header_styles")]
+    pub rate_limit_headers: Vec<RateLimitHeaderStyle>,
     /// The routes.
     pub routes: Vec<RouteConfig>,
 }
@@ -445,4 +479,7 @@ pub struct RouteConfig {
     /// Access rule of this route (replaces the API's `auth.default`).
     #[serde(default)]
     pub auth: Option<RuleConfig>,
+    /// Rate limits of this route (scope `route` unless set), on top of the API's and global ones.
+    #[serde(default)]
+    pub rate_limits: Vec<RateLimitConfig>,
 }

@@ -27,6 +27,7 @@ impl Report {
 /// Runs every check on a loaded config.
 pub fn check(loaded: &LoadedConfig) -> Report {
     let mut findings = listener_findings(loaded);
+    findings.extend(state_findings(loaded));
     findings.extend(admin_findings(loaded));
     let summary = match Runtime::build(loaded, &crate::services::Services::for_check()) {
         Ok(rt) => Some(rt.summary),
@@ -101,6 +102,44 @@ fn listener_findings(loaded: &LoadedConfig) -> Vec<Finding> {
                 ));
             }
         }
+    }
+    out
+}
+
+fn state_findings(loaded: &LoadedConfig) -> Vec<Finding> {
+    use super::model::StateBackend;
+    let state = &loaded.config.state;
+    let mut out = Vec::new();
+    match (state.backend, &state.redis) {
+        (StateBackend::Redis, None) => out.push(Finding::error(
+            "state.backend",
+            "backend: redis needs state.redis with a url",
+        )),
+        (_, Some(r)) => {
+            match r.url.resolve(&loaded.base_dir) {
+                Ok(url) if redis::Client::open(url.secret_str()).is_err() => {
+                    out.push(Finding::error(
+                        "state.redis.url",
+                        "not a redis URL (redis://host:port[/db])",
+                    ))
+                }
+                Ok(_) => {}
+                Err(e) => out.push(Finding::error("state.redis.url", e.to_string())),
+            }
+            if r.timeout.0.is_zero() {
+                out.push(Finding::error(
+                    "state.redis.timeout",
+                    "timeout must be greater than 0",
+                ));
+            }
+        }
+        _ => {}
+    }
+    if state.max_keys == 0 {
+        out.push(Finding::error(
+            "state.max_keys",
+            "max_keys must be at least 1",
+        ));
     }
     out
 }

@@ -12,6 +12,7 @@ pub mod authorize;
 pub mod default_deny;
 pub mod error_masking;
 pub mod ip_filter;
+pub mod rate_limit;
 pub mod security_headers;
 
 use std::future::Future;
@@ -95,6 +96,8 @@ pub struct Exchange<'a> {
     pub client_cert: Option<&'a Arc<ClientCert>>,
     /// The authenticated principal, once a stage has set it.
     pub principal: Option<Arc<Principal>>,
+    /// Headers request stages want on the response (rate-limit headers), whatever it is.
+    pub response_headers: Vec<(HeaderName, HeaderValue)>,
 }
 
 impl<'a> Exchange<'a> {
@@ -111,6 +114,7 @@ impl<'a> Exchange<'a> {
             request_id,
             client_cert,
             principal: None,
+            response_headers: Vec::new(),
         }
     }
 }
@@ -141,15 +145,29 @@ pub struct StageContext<'a> {
     pub auth: Option<&'a Arc<crate::auth::ApiAuth>>,
     /// Global IP lists.
     pub global_ip_filter: &'a ip_filter::IpLists,
+    /// Global rate limits.
+    pub global_rate_limits: &'a [crate::config::model::RateLimitConfig],
     /// Long-lived services (events, lockout counters).
     pub services: &'a crate::services::Services,
+}
+
+fn push_rate_limit(
+    stages: &mut Vec<Box<dyn Stage>>,
+    errors: &mut StageErrors,
+    built: Result<Option<rate_limit::RateLimit>, (String, String)>,
+) {
+    match built {
+        Ok(Some(r)) => stages.push(Box::new(r)),
+        Ok(None) => {}
+        Err(e) => errors.push(e),
+    }
 }
 
 /// Errors found while building a route's stages: (config key relative to the route, message).
 pub type StageErrors = Vec<(String, String)>;
 
-/// Builds a route's stages in pipeline order: ip filter, authenticate, authorize; then the
-/// response stages. Errors (e.g. a condition that does not compile) are returned as messages
+/// Builds a route's stages in pipeline order: ip filter, authenticate, rate limit, authorize;
+/// then the response stages. Errors (e.g. a condition that does not compile) are returned as messages
 /// with the config key they concern, relative to the route.
 pub fn build_stages(
     api: &ApiConfig,
@@ -168,12 +186,14 @@ pub fn build_stages(
         Ok(None) => {}
         Err(m) => errors.push(("auth.ip_filter".to_owned(), m)),
     }
+    let rate_limit = rate_limit::RateLimit::new(api, route, ctx);
     match (ctx.auth, rule) {
         (Some(auth), Some(rule)) => {
             match authenticate::Authenticate::new(auth, rule, ctx) {
                 Ok(a) => stages.push(Box::new(a)),
                 Err(m) => errors.push(("auth.providers".to_owned(), m)),
             }
+            push_rate_limit(&mut stages, &mut errors, rate_limit);
             if !rule.anonymous {
                 match authorize::Authorize::new(auth, rule, ctx) {
                     Ok(Some(a)) => stages.push(Box::new(a)),
@@ -183,7 +203,7 @@ pub fn build_stages(
             }
         }
         _ if !api.public => stages.push(Box::new(default_deny::DefaultDeny)),
-        _ => {}
+        _ => push_rate_limit(&mut stages, &mut errors, rate_limit),
     }
     if !route.expose_upstream_errors {
         stages.push(Box::new(error_masking::ErrorMasking));
@@ -220,6 +240,7 @@ mod tests {
             path: &route.path,
             auth: auth.as_ref(),
             global_ip_filter: &ip_filter::IpLists::default(),
+            global_rate_limits: &[],
             services: &services,
         };
         build_stages(&api, &route, &ctx)

@@ -1,6 +1,10 @@
-//! State that outlives a request: failed-authentication counters and lockouts, and the API key
-//! store. The embedded backend keeps counters in process and persists keys in a redb file;
-//! shared backends (Redis) plug in behind the same types for several replicas.
+//! State that outlives a request: rate limits (GCRA, embedded or Redis), failed-authentication
+//! counters and lockouts, and the API key store. The embedded backend keeps counters in process
+//! and persists keys in a redb file; Redis shares rate limits across gateway replicas.
 
+pub mod gcra;
 pub mod key_store;
+pub mod limiter;
 pub mod lockout;
+pub mod memory_limiter;
+pub mod redis_limiter;

@@ -1,0 +1,106 @@
+//! The config's rate-limit shape: limits (global, per API, per route) and the state backend
+//! they count in.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::secret::SecretRef;
+use super::units::DurationValue;
+
+/// One rate limit (GCRA): `rate` requests per period, `burst` at once, counted per `key`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// Name (in headers, metrics and logs); default: derived from key and rate.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// What is counted: any of `ip`, `principal`, `api_key`, `route`, `header:NAME`, combined.
+    pub key: Vec<String>,
+    /// `N/s`, `N/m`, `N/h` or `N/d`.
+    pub rate: String,
+    /// Requests allowed at once (default: N, a full period's worth).
+    #[serde(default)]
+    pub burst: Option<u64>,
+    /// Which requests share the counter: `route`, `api` or `global` (default: where the limit is
+    /// declared).
+    #[serde(default)]
+    pub scope: Option<LimitScope>,
+    /// During a Redis outage: `closed` (503, the default) or `open` (let requests through).
+    #[serde(default)]
+    pub fail: FailMode,
+}
+
+/// Which requests share a limit's counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum LimitScope {
+    /// Each route counts separately.
+    Route,
+    /// All routes of the API share the counter.
+    Api,
+    /// Every route of every API shares it.
+    Global,
+}
+
+/// What a limit does when its backend cannot answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FailMode {
+    /// Refuse (503 with Retry-After).
+    #[default]
+    Closed,
+    /// Let the request through (logged and counted).
+    Open,
+}
+
+/// Which rate-limit headers an API sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum RateLimitHeaderStyle {
+    /// `RateLimit-Policy` and `RateLimit` (IETF httpapi draft).
+    Ietf,
+    /// `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset`.
+    XRatelimit,
+}
+
+/// Where rate-limit counters live.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum StateBackend {
+    /// In this process.
+    #[default]
+    Embedded,
+    /// In Redis, shared by every replica.
+    Redis,
+}
+
+/// The Redis connection.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[user:password@]host:port[/db]` (a secret reference when it has a password).
+    pub url: SecretRef,
+    /// Deadline of one call (connect and answer).
+    #[serde(default = "default_redis_timeout")]
+    pub timeout: DurationValue,
+    /// Namespace of every key.
+    #[serde(default = "default_prefix")]
+    pub prefix: String,
+}
+
+fn default_redis_timeout() -> DurationValue {
+    DurationValue(std::time::Duration::from_millis(100))
+}
+
+fn default_prefix() -> String {
+    "portcullis".into()
+}
+
+/// The default header styles: both.
+pub fn default_header_styles() -> Vec<RateLimitHeaderStyle> {
+    vec![RateLimitHeaderStyle::Ietf, RateLimitHeaderStyle::XRatelimit]
+}

@@ -1,0 +1,67 @@
+//! The rate limiter a gateway uses: embedded (default) or Redis (several replicas), chosen by
+//! `state.backend`. Both run [`super::gcra`].
+
+use super::gcra::{Decision, Policy};
+use super::memory_limiter::MemoryLimiter;
+use super::redis_limiter::{RedisLimitError, RedisLimiter};
+
+/// A rate-limit backend.
+#[non_exhaustive]
+pub enum Limiter {
+    /// In process.
+    Memory(MemoryLimiter),
+    /// Shared through Redis.
+    Redis(RedisLimiter),
+}
+
+impl Limiter {
+    /// The backend `state` asks for. Redis connections are opened lazily: a gateway starts while
+    /// Redis is down and each limit's `fail` decides meanwhile.
+    pub fn from_config(
+        state: &crate::config::model::StateConfig,
+        base_dir: &std::path::Path,
+    ) -> Result<Self, String> {
+        use crate::config::model::StateBackend;
+        match (state.backend, &state.redis) {
+            (StateBackend::Redis, Some(r)) => {
+                let url = r
+                    .url
+                    .resolve(base_dir)
+                    .map_err(|e| format!("state.redis.url: {e}"))?;
+                Ok(Self::Redis(RedisLimiter::new(
+                    url.secret_str(),
+                    &r.prefix,
+                    r.timeout.0,
+                )?))
+            }
+            (StateBackend::Redis, None) => {
+                Err("state.backend is redis: set state.redis.url".into())
+            }
+            _ => Ok(Self::Memory(MemoryLimiter::new(state.max_keys))),
+        }
+    }
+
+    /// Backend name for metrics and logs.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Memory(_) => "embedded",
+            Self::Redis(_) => "redis",
+        }
+    }
+
+    /// The decision without waiting, when the backend is in process.
+    pub fn check_now(&self, key: &str, policy: &Policy) -> Option<Decision> {
+        match self {
+            Self::Memory(m) => Some(m.check(key, policy)),
+            Self::Redis(_) => None,
+        }
+    }
+
+    /// Decides one request for `key`.
+    pub async fn check(&self, key: &str, policy: &Policy) -> Result<Decision, RedisLimitError> {
+        match self {
+            Self::Memory(m) => Ok(m.check(key, policy)),
+            Self::Redis(r) => r.check(key, policy).await,
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! The Redis rate-limit backend: the same GCRA as [`super::gcra`], run atomically by a Lua
+//! script on the Redis server with Redis' own clock (`TIME`), so every gateway replica shares one
+//! state and one clock. Keys are namespaced (`{prefix}:rl:...`) and expire when fully
+//! replenished. Every call has a deadline; an error or a timeout is returned to the caller, which
+//! applies the limit's `fail: open|closed`.
+
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+use redis::Script;
+
+use super::gcra::{Decision, Policy};
+
+/// GCRA on Redis; mirrors `gcra::decide` (the conformance tests run both).
+const GCRA_LUA: &str = r"
+local interval = tonumber(ARGV[1])
+local tolerance = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if tat == nil or tat < now then tat = now end
+if tat - now > tolerance then
+  return {0, 0, tat - now, tat - now - tolerance}
+end
+local new_tat = tat + interval
+local ahead = new_tat - now
+redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.floor(ahead / 1000) + 1)
+local remaining = math.floor((tolerance + interval - ahead) / interval)
+if remaining < 0 then remaining = 0 end
+return {1, remaining, ahead, 0}
+";
+
+/// Why Redis did not answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RedisLimitError {
+    /// No answer before the deadline.
+    #[error("redis did not answer within {0:?}")]
+    Timeout(Duration),
+    /// Connection or command error.
+    #[error("redis error: {0}")]
+    Redis(String),
+}
+
+/// Rate-limit state in Redis.
+pub struct RedisLimiter {
+    connection: ConnectionManager,
+    script: Script,
+    prefix: String,
+    timeout: Duration,
+}
+
+impl RedisLimiter {
+    /// A limiter on `url` (connections are opened lazily and re-established after an outage).
+    pub fn new(url: &str, prefix: &str, timeout: Duration) -> Result<Self, String> {
+        let client = redis::Client::open(url).map_err(|e| format!("invalid redis URL: {e}"))?;
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(1));
+        let connection = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| format!("redis connection manager: {e}"))?;
+        Ok(Self {
+            connection,
+            script: Script::new(GCRA_LUA),
+            prefix: prefix.to_owned(),
+            timeout,
+        })
+    }
+
+    /// Decides one request for `key`.
+    pub async fn check(&self, key: &str, policy: &Policy) -> Result<Decision, RedisLimitError> {
+        let mut conn = self.connection.clone();
+        let full_key = format!("{}:rl:{key}", self.prefix);
+        let mut invocation = self.script.key(full_key);
+        invocation
+            .arg(policy.interval_us())
+            .arg(policy.tolerance_us());
+        let call = invocation.invoke_async::<(u64, u64, u64, u64)>(&mut conn);
+        let (allowed, remaining, reset_us, retry_after_us) =
+            tokio::time::timeout(self.timeout, call)
+                .await
+                .map_err(|_| RedisLimitError::Timeout(self.timeout))?
+                .map_err(|e| RedisLimitError::Redis(e.to_string()))?;
+        Ok(Decision {
+            allowed: allowed == 1,
+            remaining,
+            reset_us,
+            retry_after_us,
+        })
+    }
+}

@@ -1,0 +1,254 @@
+//! Rate limits through real sockets, on both backends: the embedded one and a real
+//! redis-server started by the test.
+
+mod support;
+
+use std::time::Duration;
+
+use portcullis_gateway::state::gcra::Policy;
+use portcullis_gateway::state::limiter::Limiter;
+use portcullis_gateway::state::memory_limiter::MemoryLimiter;
+use portcullis_gateway::state::redis_limiter::RedisLimiter;
+use support::redis::RedisServer;
+use support::*;
+
+/// The same behaviour asked of every backend.
+async fn conformance(limiter: &Limiter, tag: &str) {
+    let policy = Policy {
+        rate: 10,
+        period: Duration::from_secs(1),
+        burst: 3,
+    };
+    let key = format!("conf-{tag}-a");
+    let mut remaining = Vec::new();
+    for _ in 0..3 {
+        let d = limiter.check(&key, &policy).await.unwrap();
+        assert!(d.allowed, "{tag}: burst allowed");
+        remaining.push(d.remaining);
+    }
+    assert_eq!(remaining, [2, 1, 0], "{tag}");
+    let denied = limiter.check(&key, &policy).await.unwrap();
+    assert!(!denied.allowed, "{tag}: over the burst");
+    assert!(
+        (1..=100_000).contains(&denied.retry_after_us),
+        "{tag}: retry within one interval, got {}",
+        denied.retry_after_us
+    );
+    let other = limiter
+        .check(&format!("conf-{tag}-b"), &policy)
+        .await
+        .unwrap();
+    assert!(other.allowed, "{tag}: keys are independent");
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert!(
+        limiter.check(&key, &policy).await.unwrap().allowed,
+        "{tag}: one slot back after an interval"
+    );
+    assert!(
+        !limiter.check(&key, &policy).await.unwrap().allowed,
+        "{tag}: and only one"
+    );
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let d = limiter.check(&key, &policy).await.unwrap();
+    assert!(d.allowed && d.remaining == 2, "{tag}: replenished: {d:?}");
+}
+
+#[tokio::test]
+async fn both_backends_pass_the_same_conformance_suite() {
+    conformance(&Limiter::Memory(MemoryLimiter::new(1000)), "embedded").await;
+    let redis = RedisServer::start();
+    let limiter = RedisLimiter::new(&redis.url(), "test", Duration::from_millis(500)).unwrap();
+    conformance(&Limiter::Redis(limiter), "redis").await;
+}
+
+#[test]
+fn many_distinct_keys_do_not_grow_memory_without_bound() {
+    let limiter = MemoryLimiter::new(1000);
+    let policy = Policy {
+        rate: 1,
+        period: Duration::from_secs(3600),
+        burst: 1,
+    };
+    for i in 0..50_000 {
+        limiter.check(&format!("client-{i}"), &policy);
+    }
+    assert!(limiter.len() <= 1000 + 16, "{} keys kept", limiter.len());
+}
+
+fn limited_config(upstream: std::net::SocketAddr, state: &str) -> String {
+    format!(
+        "{listeners}{state}
+upstreams:
+  main: {{ targets: [\"http://{upstream}\"] }}
+apis:
+  - name: test
+    upstream: main
+    public: true
+    routes:
+      - name: edge
+        path: /echo/edge/*
+        rate_limits: [{{ name: per-ip, key: [ip], rate: 3/s, burst: 3 }}]
+      - name: shared
+        path: /echo/shared/*
+        rate_limits: [{{ name: shared, key: [route], rate: 50/s, burst: 5, fail: closed }}]
+      - name: lenient
+        path: /echo/lenient/*
+        rate_limits: [{{ name: lenient, key: [ip], rate: 1000/s, fail: open }}]
+      - name: tenant
+        path: /echo/tenant/*
+        rate_limits: [{{ name: tenant, key: ['header:x-tenant'], rate: 1/m, burst: 1 }}]
+",
+        listeners = listeners_yaml()
+    )
+}
+
+#[tokio::test]
+async fn headers_are_right_at_the_edges_and_429_says_when_to_retry() {
+    let api = demo_api().await;
+    let env = Env::start(&limited_config(api, "")).await;
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let r = get(env.http(), "/echo/edge/x", "").await;
+        assert_eq!(r.status, 200, "{}", r.raw);
+        seen.push(r.header("ratelimit").unwrap().to_owned());
+        assert_eq!(r.header("ratelimit-policy"), Some("\"per-ip\";q=3;w=1"));
+        assert_eq!(r.header("x-ratelimit-limit"), Some("3"));
+    }
+    assert_eq!(
+        seen,
+        [
+            "\"per-ip\";r=2;t=1",
+            "\"per-ip\";r=1;t=1",
+            "\"per-ip\";r=0;t=1"
+        ]
+    );
+    let r = get(env.http(), "/echo/edge/x", "").await;
+    assert_eq!(r.status, 429, "{}", r.raw);
+    assert_eq!(
+        r.json()["type"],
+        "https://portcullis.dev/problems/rate-limited"
+    );
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert_eq!(r.header("x-ratelimit-remaining"), Some("0"));
+    assert_eq!(r.header("ratelimit"), Some("\"per-ip\";r=0;t=1"));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        get(env.http(), "/echo/edge/x", "").await.status,
+        200,
+        "replenished"
+    );
+
+    // A header key: each tenant has its own budget.
+    assert_eq!(
+        get(env.http(), "/echo/tenant/x", "X-Tenant: a\r\n")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        get(env.http(), "/echo/tenant/x", "X-Tenant: a\r\n")
+            .await
+            .status,
+        429
+    );
+    assert_eq!(
+        get(env.http(), "/echo/tenant/x", "X-Tenant: b\r\n")
+            .await
+            .status,
+        200
+    );
+}
+
+/// Sends requests to `addrs` in turn from `tasks` concurrent clients for `dur`; counts 200s.
+async fn hammer(addrs: Vec<std::net::SocketAddr>, path: &'static str, dur: Duration) -> (u64, u64) {
+    let deadline = tokio::time::Instant::now() + dur;
+    let mut handles = Vec::new();
+    for (i, addr) in addrs.into_iter().cycle().take(8).enumerate() {
+        handles.push(tokio::spawn(async move {
+            let (mut ok, mut limited) = (0u64, 0u64);
+            let _ = i;
+            while tokio::time::Instant::now() < deadline {
+                match get(addr, path, "").await.status {
+                    200 => ok += 1,
+                    429 => limited += 1,
+                    s => panic!("unexpected {s}"),
+                }
+            }
+            (ok, limited)
+        }));
+    }
+    let mut total = (0, 0);
+    for h in handles {
+        let (o, l) = h.await.unwrap();
+        total.0 += o;
+        total.1 += l;
+    }
+    total
+}
+
+#[tokio::test]
+async fn two_gateways_sharing_redis_enforce_one_limit_and_outages_follow_fail_mode() {
+    let mut redis = RedisServer::start();
+    let api = demo_api().await;
+    let state = format!(
+        "state: {{ backend: redis, redis: {{ url: \"{}\", timeout: 200ms, prefix: t{} }} }}\n",
+        redis.url(),
+        redis.port
+    );
+    let a = Env::start(&limited_config(api, &state)).await;
+    let b = Env::start(&limited_config(api, &state)).await;
+    // 50/s with a burst of 5, shared by both gateways, over 2 s: 105 allowed.
+    let (ok, limited) = hammer(
+        vec![a.http(), b.http()],
+        "/echo/shared/x",
+        Duration::from_secs(2),
+    )
+    .await;
+    assert!(
+        limited > ok,
+        "the clients asked for more than the budget ({ok} ok, {limited} limited)"
+    );
+    let budget = 5.0 + 50.0 * 2.0;
+    let error = (ok as f64 - budget).abs() / budget;
+    assert!(
+        error <= 0.05,
+        "{ok} allowed across two gateways, budget {budget}"
+    );
+
+    redis.stop();
+    let closed = get(a.http(), "/echo/shared/x", "").await;
+    assert_eq!(
+        closed.status, 503,
+        "fail: closed during the outage: {}",
+        closed.raw
+    );
+    assert_eq!(
+        closed.json()["type"],
+        "https://portcullis.dev/problems/rate-limit-unavailable"
+    );
+    let open = get(b.http(), "/echo/lenient/x", "").await;
+    assert_eq!(
+        open.status, 200,
+        "fail: open during the outage: {}",
+        open.raw
+    );
+    let metrics = admin_get(&a, "/metrics", Some(ADMIN_TOKEN)).await.body;
+    assert!(
+        metrics.contains(
+            "portcullis_rate_limit_backend_failures_total{backend=\"redis\",fail=\"closed\"}"
+        ),
+        "{metrics}"
+    );
+
+    redis.restart();
+    let recovered = eventually(Duration::from_secs(10), || async {
+        get(a.http(), "/echo/shared/x", "").await.status == 200
+    })
+    .await;
+    assert!(recovered, "limiting recovers when Redis returns");
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        statuses.push(get(b.http(), "/echo/shared/x", "").await.status);
+    }
+    assert!(statuses.contains(&429), "limits apply again: {statuses:?}");
+}
