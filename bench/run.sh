@@ -10,6 +10,7 @@
 #   bench/run.sh auth            # Portcullis only: plain proxying vs JWT (RS256, ES256, cache
 #                                # warm) vs API key, in the same run, as ratios
 #   bench/run.sh auth instructions   # the same four, as instructions per request
+#   bench/run.sh ratelimit       # plain vs one rate limit per request, embedded and Redis
 #
 # Pinning on a 2-core machine: the proxy under test (nginx with 1 worker, or Portcullis with 1
 # worker thread) gets CPU 0 to itself; the origin (an nginx serving a static file) and wrk share
@@ -111,6 +112,79 @@ instructions() {
   echo $(( (total[3000] - total[1000]) / 2000 ))
 }
 
+# Starts Portcullis (1 worker, pinned) on CONFIG and waits for PORT (default $PC_PORT);
+# sets served_pid.
+serve() {
+  local port=${2:-$PC_PORT}
+  PORTCULLIS_LOG=warn taskset -c "$PROXY_CPU" target/release/portcullis serve --workers 1 \
+    --config "$1" 2>>"$work/logs/portcullis.err" & pids+=($!); served_pid=$!
+  for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
+}
+
+# One wrk run: name port pid path [header] -> "requests/s proxy-CPU-µs/request".
+rate() {
+  local name=$1 port=$2 pid=$3 path=$4 header=${5:-}
+  local args=(-t1 -c"$CONNS" --latency)
+  [ -n "$header" ] && args+=(-H "$header")
+  taskset -c "$LOAD_CPU" wrk "${args[@]}" -d2s "http://127.0.0.1:$port$path" >/dev/null 2>&1 || true
+  local t0 res t1; t0=$(cpu_ticks "$pid")
+  res=$(taskset -c "$LOAD_CPU" wrk "${args[@]}" -d"$DURATION" "http://127.0.0.1:$port$path")
+  t1=$(cpu_ticks "$pid")
+  echo "$res" > "$out/$MODE-$name.txt"
+  if echo "$res" | grep -q "Non-2xx"; then echo "$name: non-2xx answers" >&2; exit 1; fi
+  local rps total
+  rps=$(echo "$res" | awk '/Requests\/sec/ {print $2}')
+  total=$(echo "$res" | awk '/requests in/ {print $1}')
+  echo "$rps $(awk -v t=$((t1 - t0)) -v n="$total" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')"
+}
+
+# Runs every "name|port|pid|path|header" of $specs, interleaved over $ROUNDS rounds, and prints
+# the medians as ratios to the first one.
+compare() {
+  MODE=$1
+  echo "wrk -t1 -c$CONNS -d$DURATION, GET 1 KB JSON through Portcullis (1 worker, CPU $PROXY_CPU);"
+  echo "modes interleaved over ${ROUNDS:=3} rounds, median"
+  echo
+  echo "| mode | requests/s (median) | ratio | proxy CPU µs/request (median) | ratio |"
+  echo "| --- | ---: | ---: | ---: | ---: |"
+  declare -A runs cpus
+  local spec name port pid path header r c first=""
+  for _ in $(seq "$ROUNDS"); do
+    for spec in "${specs[@]}"; do
+      IFS='|' read -r name port pid path header <<<"$spec"
+      read -r r c <<<"$(rate "$name" "$port" "$pid" "$path" "$header")"
+      runs[$name]="${runs[$name]:-} $r"; cpus[$name]="${cpus[$name]:-} $c"
+    done
+  done
+  median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+  ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+  local base base_cpu m
+  for spec in "${specs[@]}"; do
+    IFS='|' read -r name _ _ _ _ <<<"$spec"
+    m=$(median "${runs[$name]}"); c=$(median "${cpus[$name]}")
+    if [ -z "$first" ]; then first=$name; base=$m; base_cpu=$c; fi
+    printf '| %-10s | %10s | %5s | %6s | %5s |\n' "$name" "$m" "$(ratio "$m" "$base")" "$c" "$(ratio "$c" "$base_cpu")"
+  done
+}
+
+# Instructions per request for each "name|path|header" of $specs on CONFIG.
+instructions_table() {
+  local spec name path header n base
+  echo "| mode | instructions/request | ratio to plain |"
+  echo "| --- | ---: | ---: |"
+  for spec in "${specs[@]}"; do
+    IFS='|' read -r name path header <<<"$spec"
+    n=$(instructions "$1" "$path" "$header")
+    [ -z "${base:-}" ] && base=$n
+    printf '| %-10s | %8s | %5s |\n' "$name" "$n" "$(awk -v a="$n" -v b="$base" 'BEGIN {printf "%.2f", a / b}')"
+  done
+}
+
+cpu_ticks() { # utime+stime of a process (clock ticks); 0 when no pid
+  [ -n "${1:-}" ] || { echo 0; return; }
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
 taskset -c "$LOAD_CPU" nginx -c "$work/origin.conf" -p "$work" & pids+=($!)
 
 if [ "${1:-}" = auth ]; then
@@ -147,59 +221,46 @@ EOF
          "jwt-es256|/jwt/data.json|Authorization: Bearer $(cat "$work/es256.token")" \
          "api-key|/key/data.json|X-Api-Key: $key")
   if [ "${2:-}" = instructions ]; then   # bench/run.sh auth instructions
-    {
-    echo "| mode | instructions/request | ratio to plain |"
-    echo "| --- | ---: | ---: |"
-    for spec in "${specs[@]}"; do
-      IFS='|' read -r name path header <<<"$spec"
-      n=$(instructions "$work/auth.yaml" "$path" "$header")
-      [ "$name" = plain ] && base=$n
-      printf '| %-10s | %8s | %5s |\n' "$name" "$n" "$(awk -v a="$n" -v b="$base" 'BEGIN {printf "%.2f", a / b}')"
-    done
-    } | tee "$out/auth-instructions.md"
+    instructions_table "$work/auth.yaml" | tee "$out/auth-instructions.md"
     exit 0
   fi
-  PORTCULLIS_LOG=warn taskset -c "$PROXY_CPU" target/release/portcullis serve --workers 1 \
-    --config "$work/auth.yaml" 2>"$work/logs/portcullis.err" & pids+=($!); auth_pc=$!
-  sleep 1
-  ticks() { awk '{print $14 + $15}' "/proc/$auth_pc/stat"; }
-  rate() { # name path [header] -> "requests/s proxy-CPU-µs/request"
-    local args=(-t1 -c"$CONNS" --latency)
-    [ -n "${3:-}" ] && args+=(-H "$3")
-    taskset -c "$LOAD_CPU" wrk "${args[@]}" -d2s "http://127.0.0.1:$PC_PORT$2" >/dev/null 2>&1 || true
-    local t0 res t1; t0=$(ticks)
-    res=$(taskset -c "$LOAD_CPU" wrk "${args[@]}" -d"$DURATION" "http://127.0.0.1:$PC_PORT$2")
-    t1=$(ticks)
-    echo "$res" > "$out/auth-$1.txt"
-    if echo "$res" | grep -q "Non-2xx"; then echo "$1: non-2xx answers" >&2; exit 1; fi
-    local rps total
-    rps=$(echo "$res" | awk '/Requests\/sec/ {print $2}')
-    total=$(echo "$res" | awk '/requests in/ {print $1}')
-    echo "$rps $(awk -v t=$((t1 - t0)) -v n="$total" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')"
+  serve "$work/auth.yaml"
+  for i in "${!specs[@]}"; do specs[$i]="${specs[$i]%%|*}|$PC_PORT|$served_pid|${specs[$i]#*|}"; done
+  compare auth | tee "$out/auth.md"
+  exit 0
+fi
+
+if [ "${1:-}" = ratelimit ]; then
+  REDIS_PORT=18379 PC2_PORT=18084
+  taskset -c "$LOAD_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
+    --daemonize no >/dev/null & pids+=($!)
+  limited() { # port backend-yaml
+    cat <<EOF
+listeners:
+  - { name: http, bind: "127.0.0.1:$1" }
+limits: { max_connections: 20000, max_connections_per_ip: 20000 }
+access_log: { path: logs/portcullis-access-$1.log }
+$2
+upstreams:
+  origin: { targets: ["http://127.0.0.1:$ORIGIN_PORT"], max_idle_per_target: 128 }
+apis:
+  - name: bench
+    upstream: origin
+    public: true
+    routes:
+      - { path: /data.json, methods: [GET] }
+      - { path: /limited/data.json, methods: [GET], strip_prefix: /limited,
+          rate_limits: [{ key: [ip], rate: 1000000/s }] }
+EOF
   }
-  {
-  echo "wrk -t1 -c$CONNS -d$DURATION, GET 1 KB JSON through Portcullis (1 worker, CPU $PROXY_CPU);"
-  echo "modes interleaved over ${ROUNDS:=3} rounds, median requests/s"
-  echo
-  echo "| mode | requests/s (median) | ratio to plain | proxy CPU µs/request (median) | ratio to plain |"
-  echo "| --- | ---: | ---: | ---: | ---: |"
-  declare -A runs cpus
-  for _ in $(seq "$ROUNDS"); do
-    for spec in "${specs[@]}"; do
-      IFS='|' read -r name path header <<<"$spec"
-      read -r r c <<<"$(rate "$name" "$path" "$header")"
-      runs[$name]="${runs[$name]:-} $r"; cpus[$name]="${cpus[$name]:-} $c"
-    done
-  done
-  median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-  ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
-  plain=$(median "${runs[plain]}"); plain_cpu=$(median "${cpus[plain]}")
-  for spec in "${specs[@]}"; do
-    IFS='|' read -r name _ _ <<<"$spec"
-    m=$(median "${runs[$name]}"); c=$(median "${cpus[$name]}")
-    printf '| %-10s | %10s | %5s | %6s | %5s |\n' "$name" "$m" "$(ratio "$m" "$plain")" "$c" "$(ratio "$c" "$plain_cpu")"
-  done
-  } | tee "$out/auth.md"
+  limited "$PC_PORT" "" > "$work/embedded.yaml"
+  limited "$PC2_PORT" "state: { backend: redis, redis: { url: \"redis://127.0.0.1:$REDIS_PORT\" } }" > "$work/redis.yaml"
+  serve "$work/embedded.yaml"; embedded_pid=$served_pid
+  serve "$work/redis.yaml" "$PC2_PORT"; redis_pid=$served_pid
+  specs=("plain|$PC_PORT|$embedded_pid|/data.json|" \
+         "embedded|$PC_PORT|$embedded_pid|/limited/data.json|" \
+         "redis|$PC2_PORT|$redis_pid|/limited/data.json|")
+  compare ratelimit | tee "$out/ratelimit.md"
   exit 0
 fi
 
@@ -212,11 +273,6 @@ PORTCULLIS_LOG=warn taskset -c "$PROXY_CPU" target/release/portcullis serve --wo
   --config "$work/portcullis.yaml" 2>"$work/logs/portcullis.err" & pids+=($!); pc_pid=$!
 sleep 1
 nginx_worker=$(pgrep -P "$nginx_pid" | head -n1)
-
-cpu_ticks() { # utime+stime of a process (clock ticks); 0 when no pid
-  [ -n "${1:-}" ] || { echo 0; return; }
-  awk '{print $14 + $15}' "/proc/$1/stat"
-}
 
 run() { # name url [pid of the proxy process that does the work]
   local name=$1 url=$2 pid=${3:-}
