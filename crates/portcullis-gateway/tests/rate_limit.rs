@@ -94,6 +94,9 @@ apis:
       - name: lenient
         path: /echo/lenient/*
         rate_limits: [{{ name: lenient, key: [ip], rate: 1000/s, fail: open }}]
+      - name: throttled
+        path: /echo/throttled/*
+        rate_limits: [{{ name: throttled, key: [ip], rate: 5/s, burst: 1, delay: 1s, queue: 2 }}]
       - name: tenant
         path: /echo/tenant/*
         rate_limits: [{{ name: tenant, key: ['header:x-tenant'], rate: 1/m, burst: 1 }}]
@@ -251,4 +254,32 @@ async fn two_gateways_sharing_redis_enforce_one_limit_and_outages_follow_fail_mo
         statuses.push(get(b.http(), "/echo/shared/x", "").await.status);
     }
     assert!(statuses.contains(&429), "limits apply again: {statuses:?}");
+}
+
+#[tokio::test]
+async fn throttled_requests_are_delayed_and_then_served() {
+    let api = demo_api().await;
+    let env = Env::start(&limited_config(api, "")).await;
+    assert_eq!(get(env.http(), "/echo/throttled/x", "").await.status, 200);
+    // Over the limit: instead of a 429 the request waits for its turn (one interval, 200 ms).
+    let started = std::time::Instant::now();
+    let r = get(env.http(), "/echo/throttled/x", "").await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert!(
+        started.elapsed() >= Duration::from_millis(150),
+        "served without waiting: {:?}",
+        started.elapsed()
+    );
+    // A crowd beyond the queue (2 waiters) gets 429 at once.
+    let mut crowd = Vec::new();
+    for _ in 0..8 {
+        let addr = env.http();
+        crowd.push(tokio::spawn(async move { get(addr, "/echo/throttled/x", "").await.status }));
+    }
+    let mut statuses = Vec::new();
+    for c in crowd {
+        statuses.push(c.await.unwrap());
+    }
+    assert!(statuses.contains(&429), "queue bounded: {statuses:?}");
+    assert!(statuses.contains(&200), "queued ones served: {statuses:?}");
 }

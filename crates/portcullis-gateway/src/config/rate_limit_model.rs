@@ -28,6 +28,17 @@ pub struct RateLimitConfig {
     /// During a Redis outage: `closed` (503, the default) or `open` (let requests through).
     #[serde(default)]
     pub fail: FailMode,
+    /// Throttle instead of refusing at once: a request over the limit waits up to this long for
+    /// its turn (then 429).
+    #[serde(default)]
+    pub delay: Option<DurationValue>,
+    /// With `delay`: most requests of one key waiting at once; beyond it, 429 at once.
+    #[serde(default = "default_queue")]
+    pub queue: usize,
+}
+
+fn default_queue() -> usize {
+    10
 }
 
 /// Which requests share a limit's counter.

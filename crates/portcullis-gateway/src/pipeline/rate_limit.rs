@@ -8,8 +8,9 @@
 //! `closed` refuses with 503, `open` lets the request through; both are counted and logged.
 
 use std::fmt::Write as _;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderName, HeaderValue};
@@ -41,6 +42,8 @@ struct Limit {
     key: Vec<KeyPart>,
     policy: Policy,
     fail: FailMode,
+    /// Throttling: longest wait (µs) and most waiters per key.
+    delay: Option<(u64, usize)>,
 }
 
 /// The rate-limit stage of one route.
@@ -53,6 +56,44 @@ pub struct RateLimit {
     metrics: Arc<Metrics>,
     last_warning: AtomicU64,
     epoch: Instant,
+    waiting: Waiting,
+}
+
+/// Requests waiting for their turn, per key (bounded).
+#[derive(Default)]
+struct Waiting(Mutex<HashMap<String, usize>>);
+
+/// A place in a key's waiting line, given back on drop.
+struct Place<'a> {
+    waiting: &'a Waiting,
+    key: String,
+}
+
+impl Waiting {
+    fn enter(&self, key: &str, max: usize) -> Option<Place<'_>> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(key.to_owned()).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(Place {
+            waiting: self,
+            key: key.to_owned(),
+        })
+    }
+}
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        let mut map = self.waiting.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.key);
+            }
+        }
+    }
 }
 
 /// Parses `N/s`, `N/m`, `N/h`, `N/d`.
@@ -143,6 +184,7 @@ impl RateLimit {
                         burst,
                     },
                     fail: c.fail,
+                    delay: c.delay.map(|d| (d.0.as_micros() as u64, c.queue)),
                 });
             }
         }
@@ -168,6 +210,7 @@ impl RateLimit {
             metrics: ctx.services.metrics.clone(),
             last_warning: AtomicU64::new(0),
             epoch: Instant::now(),
+            waiting: Waiting::default(),
         }))
     }
 
@@ -292,6 +335,30 @@ impl RateLimit {
         }
     }
 
+    /// Checks `key`; over the limit with throttling, waits for the turn (bounded in time and in
+    /// waiters per key) and checks again.
+    async fn check_or_wait(&self, limit: &Limit, key: &str) -> Result<Decision, String> {
+        let d = self
+            .limiter
+            .check(key, &limit.policy)
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some((max_wait, queue)) = limit.delay else {
+            return Ok(d);
+        };
+        if d.allowed || d.retry_after_us > max_wait {
+            return Ok(d);
+        }
+        let Some(_place) = self.waiting.enter(key, queue) else {
+            return Ok(d);
+        };
+        tokio::time::sleep(Duration::from_micros(d.retry_after_us)).await;
+        self.limiter
+            .check(key, &limit.policy)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
     /// Logs a backend failure at most once per second per route.
     fn warn(&self, limit: &str, fail: &str, error: &str) {
         let now = self.epoch.elapsed().as_secs() + 1;
@@ -320,7 +387,8 @@ impl Stage for RateLimit {
     }
 
     fn on_request<'a>(&'a self, ex: &'a mut Exchange<'_>) -> Step<'a> {
-        if matches!(*self.limiter, Limiter::Memory(_)) {
+        let throttles = self.limits.iter().any(|l| l.delay.is_some());
+        if matches!(*self.limiter, Limiter::Memory(_)) && !throttles {
             let decisions: Vec<(usize, Result<Decision, String>)> = self
                 .limits
                 .iter()
@@ -337,11 +405,7 @@ impl Stage for RateLimit {
         Step::Wait(Box::pin(async move {
             let mut decisions = Vec::with_capacity(keys.len());
             for (i, key) in keys.iter().enumerate() {
-                let d = self
-                    .limiter
-                    .check(key, &self.limits[i].policy)
-                    .await
-                    .map_err(|e| e.to_string());
+                let d = self.check_or_wait(&self.limits[i], key).await;
                 let denied = matches!(&d, Ok(d) if !d.allowed);
                 decisions.push((i, d));
                 if denied {
