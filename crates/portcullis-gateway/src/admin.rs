@@ -1,6 +1,6 @@
 //! The admin listener (axum, never on the data path): `/healthz` and `/readyz` for load
 //! balancers, and behind a bearer token `/metrics` (Prometheus), `POST /reload` and the API key
-//! endpoints ([`crate::admin_keys`]).
+//! endpoints ([`crate::admin_keys`]) and bans ([`crate::admin_bans`]).
 //!
 //! The token is compared in constant time; a missing or wrong token gets 401 with no hint of
 //! which. Reload errors are returned to the (authenticated) caller with their locations.
@@ -51,6 +51,14 @@ pub async fn serve(tcp: TcpListener, state: AdminState, mut shutdown: watch::Rec
         .route(
             "/keys/{api}/{provider}/{prefix}/rotate",
             post(crate::admin_keys::rotate),
+        )
+        .route(
+            "/bans",
+            get(crate::admin_bans::list).post(crate::admin_bans::ban),
+        )
+        .route(
+            "/bans/{ip}",
+            axum::routing::delete(crate::admin_bans::unban),
         )
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let app = Router::new()

@@ -14,6 +14,7 @@
 
 pub mod access_log;
 pub mod admin;
+pub mod admin_bans;
 pub mod admin_keys;
 pub mod auth;
 pub mod body;

@@ -47,6 +47,8 @@ pub enum Refusal {
     RateLimited,
     /// The rate-limit backend cannot answer and the limit fails closed.
     RateLimitUnavailable,
+    /// The client IP is banned (it kept exceeding rate limits, or an operator banned it).
+    Banned,
     /// No upstream target could be reached, or it failed.
     UpstreamUnavailable,
     /// The upstream did not answer in time.
@@ -59,7 +61,7 @@ pub enum Refusal {
 
 impl Refusal {
     /// Every refusal, for docs and tests.
-    pub const ALL: [Refusal; 19] = [
+    pub const ALL: [Refusal; 20] = [
         Self::NotFound,
         Self::MethodNotAllowed,
         Self::BadRequest,
@@ -75,6 +77,7 @@ impl Refusal {
         Self::LockedOut,
         Self::RateLimited,
         Self::RateLimitUnavailable,
+        Self::Banned,
         Self::UpstreamUnavailable,
         Self::UpstreamTimeout,
         Self::UpstreamError,
@@ -93,7 +96,7 @@ impl Refusal {
             Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::AccessDenied => StatusCode::FORBIDDEN,
             Self::Unauthenticated | Self::StepUpRequired => StatusCode::UNAUTHORIZED,
-            Self::Forbidden | Self::IpDenied => StatusCode::FORBIDDEN,
+            Self::Forbidden | Self::IpDenied | Self::Banned => StatusCode::FORBIDDEN,
             Self::LockedOut | Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::RateLimitUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
@@ -121,6 +124,7 @@ impl Refusal {
             Self::LockedOut => "locked-out",
             Self::RateLimited => "rate-limited",
             Self::RateLimitUnavailable => "rate-limit-unavailable",
+            Self::Banned => "banned",
             Self::UpstreamUnavailable => "upstream-unavailable",
             Self::UpstreamTimeout => "upstream-timeout",
             Self::UpstreamError => "upstream-error",
@@ -146,6 +150,7 @@ impl Refusal {
             Self::LockedOut => "Too many failed attempts",
             Self::RateLimited => "Rate limit exceeded",
             Self::RateLimitUnavailable => "Rate limiting unavailable",
+            Self::Banned => "Client temporarily banned",
             Self::UpstreamUnavailable => "Upstream service unavailable",
             Self::UpstreamTimeout => "Upstream service timed out",
             Self::UpstreamError => "Upstream service failed",

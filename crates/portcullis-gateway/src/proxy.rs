@@ -123,6 +123,12 @@ async fn serve(
     {
         return ctx.refuse(Refusal::BadRequest, None, None);
     }
+    if let Some(left) = rt.bans.locked(&client_ip) {
+        let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+        let answer =
+            Answer::from(Refusal::Banned).with_header(header::RETRY_AFTER, &secs.to_string());
+        return ctx.answer(answer, None);
+    }
     let route = match rt.router.find(&host, parts.uri.path(), &parts.method) {
         RouteMatch::Found(route) => route.clone(),
         RouteMatch::MethodNotAllowed(allow) => {

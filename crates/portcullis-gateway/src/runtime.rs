@@ -101,6 +101,8 @@ pub struct Runtime {
     pub summary: Summary,
     /// Each API's authentication, by API name.
     pub auths: BTreeMap<String, Arc<crate::auth::ApiAuth>>,
+    /// Banned client IPs (shared with every runtime of the gateway).
+    pub bans: Arc<crate::state::lockout::Lockout<std::net::IpAddr>>,
 }
 
 impl Runtime {
@@ -287,6 +289,15 @@ impl Runtime {
                     auth: auth.as_ref(),
                     global_ip_filter: &global_ip_filter,
                     global_rate_limits: &cfg.rate_limits,
+                    ban_policy: cfg
+                        .bans
+                        .as_ref()
+                        .map(|b| crate::state::lockout::LockoutPolicy {
+                            max_failures: b.after.max(1),
+                            window: b.window.0,
+                            lockout: b.ban.0,
+                            max_lockout: b.max_ban.0.max(b.ban.0),
+                        }),
                     services,
                 };
                 let stages = match build_stages(api, rc, &ctx) {
@@ -325,6 +336,7 @@ impl Runtime {
                 unmatched: metrics.route("-", "-"),
                 summary,
                 auths,
+                bans: services.bans.clone(),
             }),
             _ => Err(errors),
         }

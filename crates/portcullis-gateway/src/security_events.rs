@@ -24,6 +24,8 @@ pub enum EventKind {
     LockedOut,
     /// The client IP is not allowed.
     IpDenied,
+    /// A client IP was banned for exceeding rate limits.
+    Banned,
 }
 
 impl EventKind {
@@ -34,6 +36,7 @@ impl EventKind {
             Self::AuthorizationDenied => "authorization_denied",
             Self::LockedOut => "locked_out",
             Self::IpDenied => "ip_denied",
+            Self::Banned => "banned",
         }
     }
 }

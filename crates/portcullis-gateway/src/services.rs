@@ -29,6 +29,8 @@ pub struct Services {
     pub key_store: Option<Arc<KeyStore>>,
     /// Rate-limit counters (embedded or Redis).
     pub limiter: Arc<Limiter>,
+    /// Banned client IPs (automatic and manual).
+    pub bans: Arc<Lockout<IpAddr>>,
     /// False for `check`: nothing is opened, providers needing live resources are only checked.
     pub serving: bool,
 }
@@ -44,6 +46,7 @@ impl Services {
             metrics,
             events,
             limiter: Arc::new(Limiter::Memory(MemoryLimiter::new(1_000_000))),
+            bans: Arc::new(Lockout::new(LOCKOUT_MAX_ENTRIES)),
             lockout_ips: Arc::new(Lockout::new(LOCKOUT_MAX_ENTRIES)),
             lockout_identities: Arc::new(Lockout::new(LOCKOUT_MAX_ENTRIES)),
             key_store,

@@ -274,7 +274,9 @@ async fn throttled_requests_are_delayed_and_then_served() {
     let mut crowd = Vec::new();
     for _ in 0..8 {
         let addr = env.http();
-        crowd.push(tokio::spawn(async move { get(addr, "/echo/throttled/x", "").await.status }));
+        crowd.push(tokio::spawn(async move {
+            get(addr, "/echo/throttled/x", "").await.status
+        }));
     }
     let mut statuses = Vec::new();
     for c in crowd {
@@ -282,4 +284,74 @@ async fn throttled_requests_are_delayed_and_then_served() {
     }
     assert!(statuses.contains(&429), "queue bounded: {statuses:?}");
     assert!(statuses.contains(&200), "queued ones served: {statuses:?}");
+}
+
+#[tokio::test]
+async fn clients_that_keep_exceeding_limits_are_banned_escalating_and_operators_can_ban() {
+    let api = demo_api().await;
+    let bans = "bans: { after: 3, window: 1m, ban: 1s, max_ban: 10s }\n";
+    let env = Env::start(&limited_config(api, bans)).await;
+    let tenant = |t: &str| format!("X-Tenant: {t}\r\n");
+    // 1/m per tenant: the first passes, the next three are refused; the third refusal bans.
+    assert_eq!(
+        get(env.http(), "/echo/tenant/x", &tenant("a")).await.status,
+        200
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            get(env.http(), "/echo/tenant/x", &tenant("a")).await.status,
+            429
+        );
+    }
+    let r = get(env.http(), "/echo/edge/x", "").await;
+    assert_eq!(r.status, 403, "banned on every route: {}", r.raw);
+    assert_eq!(r.json()["type"], "https://portcullis.dev/problems/banned");
+    assert_eq!(r.header("retry-after"), Some("1"));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        get(env.http(), "/echo/edge/x", "").await.status,
+        200,
+        "first ban over"
+    );
+    for _ in 0..3 {
+        get(env.http(), "/echo/tenant/x", &tenant("a")).await;
+    }
+    let r = get(env.http(), "/echo/edge/x", "").await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.header("retry-after"), Some("2"), "second ban doubles");
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let events = std::fs::read_to_string(env.path("access.log")).unwrap_or_default();
+    assert!(events.contains("\"decision\":\"banned\""), "{events}");
+
+    // Operators: list, lift, and ban by hand.
+    let admin = |method: &str, path: &str, body: &str| {
+        let addr = env.admin();
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        async move { http_raw(addr, &req).await }
+    };
+    let list = admin("GET", "/bans", "").await;
+    assert!(list.body.contains("\"ip\":\"127.0.0.1\""), "{}", list.raw);
+    let lifted = admin("DELETE", "/bans/127.0.0.1", "").await;
+    assert_eq!(lifted.json()["was_banned"], true);
+    assert_eq!(
+        get(env.http(), "/echo/edge/x", "").await.status,
+        200,
+        "unbanned"
+    );
+    let banned = admin("POST", "/bans", r#"{"ip": "127.0.0.1", "duration": "1h"}"#).await;
+    assert_eq!(banned.status, 201, "{}", banned.raw);
+    let r = get(env.http(), "/echo/edge/x", "").await;
+    assert_eq!(r.status, 403);
+    assert!(r.header("retry-after").unwrap().parse::<u64>().unwrap() > 3500);
+    assert_eq!(
+        admin("POST", "/bans", r#"{"ip": "nope", "duration": "1h"}"#)
+            .await
+            .status,
+        400
+    );
+    admin("DELETE", "/bans/127.0.0.1", "").await;
+    assert_eq!(get(env.http(), "/echo/edge/x", "").await.status, 200);
 }

@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+mod bans;
 mod demo;
 mod keys;
 
@@ -52,6 +53,11 @@ enum Command {
     },
     /// Hash a password (read from stdin) for a `basic` provider.
     HashPassword,
+    /// List, add and lift bans on a running gateway (through its admin API).
+    Bans {
+        #[command(subcommand)]
+        command: bans::BansCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -83,6 +89,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => run_async(None, demo::run(args)),
         Command::Keys { command } => report(keys::run(command)),
         Command::HashPassword => report(keys::hash_password()),
+        Command::Bans { command } => report(bans::run(command)),
     }
 }
 

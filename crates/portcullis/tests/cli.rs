@@ -273,7 +273,8 @@ fn keys_created_by_the_cli_authenticate_at_the_gateway_and_hash_password_works()
     assert!(!hash.contains("s3cret-pass"));
     assert!(!run(&["hash-password"], "\n").0, "empty password refused");
 
-    let (upstream, web) = (free_port(), free_port());
+    let (upstream, web, admin_port) = (free_port(), free_port(), free_port());
+    std::fs::write(dir.path().join("admin-token"), "cli-test-admin-token-0123").unwrap();
     let echo = std::net::TcpListener::bind(("127.0.0.1", upstream)).unwrap();
     std::thread::spawn(move || {
         for s in echo.incoming().flatten() {
@@ -290,6 +291,7 @@ fn keys_created_by_the_cli_authenticate_at_the_gateway_and_hash_password_works()
         &cfg,
         format!(
             "listeners:\n  - {{ name: web, bind: 127.0.0.1:{web} }}
+admin: {{ bind: 127.0.0.1:{admin_port}, token: '${{file:admin-token}}' }}
 state: {{ path: state.redb }}
 security_events: {{ enabled: false }}
 access_log: {{ enabled: false }}
@@ -378,6 +380,26 @@ apis:
     let basic = ask("Authorization: Basic YWxpY2U6czNjcmV0LXBhc3M=\r\n");
     // While the gateway runs, the CLI is told to use the admin API.
     let (ok, _, err) = call(args(&["list"], &[]));
+    // Bans go through the admin API of the running gateway.
+    let token_file = dir.path().join("admin-token");
+    let admin_addr = format!("127.0.0.1:{admin_port}");
+    let bans = |cmd: &[&str]| {
+        let mut a = vec!["bans"];
+        a.extend_from_slice(cmd);
+        a.extend_from_slice(&[
+            "--admin",
+            &admin_addr,
+            "--token-file",
+            token_file.to_str().unwrap(),
+        ]);
+        run(&a, "")
+    };
+    let (banned_ok, _, banned_err) = bans(&["add", "127.0.0.1", "--duration", "10m"]);
+    let refused = ask(&format!("X-Api-Key: {key}\r\n"));
+    let (_, listed, _) = bans(&["list"]);
+    let (lifted_ok, _, _) = bans(&["remove", "127.0.0.1"]);
+    let again = ask(&format!("X-Api-Key: {key}\r\n"));
+    let (bad_ok, _, bad_err) = bans(&["add", "not-an-ip"]);
     let _ = gateway.kill();
     let _ = gateway.wait();
     assert!(good.starts_with("HTTP/1.1 200"), "{good}");
@@ -387,4 +409,13 @@ apis:
         "hash-password output works: {basic}"
     );
     assert!(!ok && err.contains("in use by a running gateway"), "{err}");
+    assert!(banned_ok, "{banned_err}");
+    assert!(refused.starts_with("HTTP/1.1 403"), "banned: {refused}");
+    assert!(listed.contains("127.0.0.1"), "{listed}");
+    assert!(lifted_ok);
+    assert!(again.starts_with("HTTP/1.1 200"), "unbanned: {again}");
+    assert!(
+        !bad_ok && bad_err.contains("not an IP address"),
+        "{bad_err}"
+    );
 }

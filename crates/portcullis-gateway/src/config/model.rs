@@ -56,6 +56,9 @@ pub struct Config {
     /// Rate limits applied to every route (scope `global` unless set).
     #[serde(default)]
     pub rate_limits: Vec<RateLimitConfig>,
+    /// Automatic bans of clients that keep exceeding rate limits (absent: only manual bans).
+    #[serde(default)]
+    pub bans: Option<BanConfig>,
 }
 
 /// The embedded state store.

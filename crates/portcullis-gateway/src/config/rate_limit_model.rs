@@ -115,3 +115,28 @@ fn default_prefix() -> String {
 pub fn default_header_styles() -> Vec<RateLimitHeaderStyle> {
     vec![RateLimitHeaderStyle::Ietf, RateLimitHeaderStyle::XRatelimit]
 }
+
+/// Temporary bans of clients that keep exceeding rate limits.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct BanConfig {
+    /// Rate-limit refusals (429) of one client IP within `window` that trigger a ban.
+    pub after: u32,
+    /// Counting window.
+    pub window: DurationValue,
+    /// First ban; each further one doubles, up to `max_ban`.
+    pub ban: DurationValue,
+    /// Longest ban.
+    pub max_ban: DurationValue,
+}
+
+impl Default for BanConfig {
+    fn default() -> Self {
+        Self {
+            after: 20,
+            window: DurationValue::secs(60),
+            ban: DurationValue::secs(300),
+            max_ban: DurationValue::secs(24 * 3600),
+        }
+    }
+}

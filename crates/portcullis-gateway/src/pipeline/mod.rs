@@ -147,6 +147,8 @@ pub struct StageContext<'a> {
     pub global_ip_filter: &'a ip_filter::IpLists,
     /// Global rate limits.
     pub global_rate_limits: &'a [crate::config::model::RateLimitConfig],
+    /// When rate-limit refusals lead to a ban (absent: no automatic bans).
+    pub ban_policy: Option<crate::state::lockout::LockoutPolicy>,
     /// Long-lived services (events, lockout counters).
     pub services: &'a crate::services::Services,
 }
@@ -241,6 +243,7 @@ mod tests {
             auth: auth.as_ref(),
             global_ip_filter: &ip_filter::IpLists::default(),
             global_rate_limits: &[],
+            ban_policy: None,
             services: &services,
         };
         build_stages(&api, &route, &ctx)

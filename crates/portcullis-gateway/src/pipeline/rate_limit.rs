@@ -7,8 +7,8 @@
 //! tightest limit. When the backend (Redis) cannot answer, each limit does what its `fail` says:
 //! `closed` refuses with 503, `open` lets the request through; both are counted and logged.
 
-use std::fmt::Write as _;
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,8 +21,11 @@ use crate::config::model::{
 };
 use crate::metrics::Metrics;
 use crate::problem::Refusal;
+use crate::security_events::{EventKind, SecurityEvent, SecurityEvents};
 use crate::state::gcra::{Decision, Policy};
 use crate::state::limiter::Limiter;
+use crate::state::lockout::{FailureOutcome, Lockout, LockoutPolicy};
+use std::net::IpAddr;
 
 /// What a limit counts by.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +60,9 @@ pub struct RateLimit {
     last_warning: AtomicU64,
     epoch: Instant,
     waiting: Waiting,
+    bans: Option<(Arc<Lockout<IpAddr>>, LockoutPolicy)>,
+    events: Arc<SecurityEvents>,
+    api: Arc<str>,
 }
 
 /// Requests waiting for their turn, per key (bounded).
@@ -211,6 +217,9 @@ impl RateLimit {
             last_warning: AtomicU64::new(0),
             epoch: Instant::now(),
             waiting: Waiting::default(),
+            bans: ctx.ban_policy.map(|p| (ctx.services.bans.clone(), p)),
+            events: ctx.services.events.clone(),
+            api: ctx.api.clone(),
         }))
     }
 
@@ -283,6 +292,7 @@ impl RateLimit {
                 }
             };
             if !decision.allowed {
+                self.count_violation(ex);
                 let mut answer = Answer::from(Refusal::RateLimited).with_header(
                     header::RETRY_AFTER,
                     &decision
@@ -332,6 +342,25 @@ impl RateLimit {
                     out.push((HeaderName::from_static("x-ratelimit-reset"), reset.into()));
                 }
             }
+        }
+    }
+
+    /// A refusal counts towards a ban of the client IP.
+    fn count_violation(&self, ex: &Exchange<'_>) {
+        let Some((bans, policy)) = &self.bans else {
+            return;
+        };
+        if let FailureOutcome::LockedOut(_) = bans.fail(&ex.client_ip, policy) {
+            self.events.emit(&SecurityEvent {
+                kind: EventKind::Banned,
+                reason: "rate_limit_violations",
+                api: &self.api,
+                route: &self.route,
+                client_ip: ex.client_ip,
+                request_id: ex.request_id,
+                provider: None,
+                principal: ex.principal.as_ref().map(|p| p.id.as_str()),
+            });
         }
     }
 

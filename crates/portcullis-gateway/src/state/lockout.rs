@@ -122,6 +122,45 @@ impl<K: Hash + Eq + Clone> Lockout<K> {
         FailureOutcome::LockedOut(lock)
     }
 
+    /// Locks `source` out for `duration` now (a manual ban), whatever its count.
+    pub fn ban(&self, source: &K, duration: Duration) {
+        let now = Instant::now();
+        let mut table = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let e = table.map.entry(source.clone()).or_insert(Entry {
+            failures: 0,
+            window_start: now,
+            locked_until: None,
+            strikes: 0,
+            last_seen: now,
+        });
+        e.locked_until = Some(now + duration);
+        e.last_seen = now;
+    }
+
+    /// Lifts `source`'s lockout and forgets its history; false when it was not locked.
+    pub fn unban(&self, source: &K) -> bool {
+        let mut table = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        match table.map.remove(source) {
+            Some(e) => e.locked_until.is_some_and(|u| u > now),
+            None => false,
+        }
+    }
+
+    /// Every locked source with the time it has left.
+    pub fn locked_sources(&self) -> Vec<(K, Duration)> {
+        let now = Instant::now();
+        let table = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        table
+            .map
+            .iter()
+            .filter_map(|(k, e)| {
+                let left = e.locked_until?.checked_duration_since(now)?;
+                (!left.is_zero()).then(|| (k.clone(), left))
+            })
+            .collect()
+    }
+
     /// Clears `source`'s failure count (its strikes stay, so the next lockout is longer).
     pub fn succeed(&self, source: &K) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
