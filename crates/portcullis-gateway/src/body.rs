@@ -166,6 +166,7 @@ pub struct ProxyBody {
     inner: Inner,
     pending: Option<Box<PendingEntry>>,
     checkin: Option<Checkin>,
+    held: Vec<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl ProxyBody {
@@ -175,6 +176,7 @@ impl ProxyBody {
             inner: Inner::Full(Some(bytes).filter(|b| !b.is_empty())),
             pending: None,
             checkin: None,
+            held: Vec::new(),
         }
     }
 
@@ -195,12 +197,18 @@ impl ProxyBody {
             inner: Inner::Upstream(incoming),
             pending: None,
             checkin,
+            held: Vec::new(),
         }
     }
 
     /// Attaches the access-log entry that is written when this body is done.
     pub fn attach(&mut self, entry: Box<PendingEntry>) {
         self.pending = Some(entry);
+    }
+
+    /// Keeps `guard` (an in-flight slot) until the response is done or abandoned.
+    pub fn hold(&mut self, guard: Box<dyn std::any::Any + Send + Sync>) {
+        self.held.push(guard);
     }
 }
 

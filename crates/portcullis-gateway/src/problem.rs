@@ -49,6 +49,8 @@ pub enum Refusal {
     RateLimitUnavailable,
     /// The client IP is banned (it kept exceeding rate limits, or an operator banned it).
     Banned,
+    /// Too many requests in flight on the route, from the client, or to the upstream.
+    Overloaded,
     /// No upstream target could be reached, or it failed.
     UpstreamUnavailable,
     /// The upstream did not answer in time.
@@ -61,7 +63,7 @@ pub enum Refusal {
 
 impl Refusal {
     /// Every refusal, for docs and tests.
-    pub const ALL: [Refusal; 20] = [
+    pub const ALL: [Refusal; 21] = [
         Self::NotFound,
         Self::MethodNotAllowed,
         Self::BadRequest,
@@ -78,6 +80,7 @@ impl Refusal {
         Self::RateLimited,
         Self::RateLimitUnavailable,
         Self::Banned,
+        Self::Overloaded,
         Self::UpstreamUnavailable,
         Self::UpstreamTimeout,
         Self::UpstreamError,
@@ -98,7 +101,7 @@ impl Refusal {
             Self::Unauthenticated | Self::StepUpRequired => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::IpDenied | Self::Banned => StatusCode::FORBIDDEN,
             Self::LockedOut | Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            Self::RateLimitUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimitUnavailable | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::UpstreamError => StatusCode::BAD_GATEWAY,
@@ -125,6 +128,7 @@ impl Refusal {
             Self::RateLimited => "rate-limited",
             Self::RateLimitUnavailable => "rate-limit-unavailable",
             Self::Banned => "banned",
+            Self::Overloaded => "overloaded",
             Self::UpstreamUnavailable => "upstream-unavailable",
             Self::UpstreamTimeout => "upstream-timeout",
             Self::UpstreamError => "upstream-error",
@@ -151,6 +155,7 @@ impl Refusal {
             Self::RateLimited => "Rate limit exceeded",
             Self::RateLimitUnavailable => "Rate limiting unavailable",
             Self::Banned => "Client temporarily banned",
+            Self::Overloaded => "Too many requests in progress",
             Self::UpstreamUnavailable => "Upstream service unavailable",
             Self::UpstreamTimeout => "Upstream service timed out",
             Self::UpstreamError => "Upstream service failed",

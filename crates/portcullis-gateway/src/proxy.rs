@@ -138,6 +138,7 @@ async fn serve(
     };
     forwarding::strip_hop_by_hop(&mut parts.headers);
     let response_headers;
+    let guards;
     {
         let mut exchange = Exchange::new(
             &mut parts,
@@ -156,6 +157,7 @@ async fn serve(
             }
         }
         response_headers = std::mem::take(&mut exchange.response_headers);
+        guards = std::mem::take(&mut exchange.guards);
     }
     if let Some(len) = content_length(&parts.headers) {
         if len > route.max_body_bytes {
@@ -294,6 +296,9 @@ async fn serve(
     }
     for (name, value) in response_headers {
         response.headers_mut().append(name, value);
+    }
+    for guard in guards {
+        response.body_mut().hold(guard);
     }
     ctx.finish(
         response,

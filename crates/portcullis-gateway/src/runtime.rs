@@ -141,6 +141,18 @@ impl Runtime {
         errors.extend(limit_findings(&cfg.limits));
 
         let mut upstreams: BTreeMap<&str, Arc<Upstream>> = BTreeMap::new();
+        let in_flight: BTreeMap<&str, Arc<crate::pipeline::concurrency::InFlight>> = cfg
+            .upstreams
+            .iter()
+            .filter_map(|(name, up)| {
+                up.max_in_flight.map(|max| {
+                    (
+                        name.as_str(),
+                        crate::pipeline::concurrency::InFlight::new(max),
+                    )
+                })
+            })
+            .collect();
         for (name, up) in &cfg.upstreams {
             match Upstream::new(name, up, &loaded.base_dir) {
                 Ok(u) => {
@@ -289,6 +301,7 @@ impl Runtime {
                     auth: auth.as_ref(),
                     global_ip_filter: &global_ip_filter,
                     global_rate_limits: &cfg.rate_limits,
+                    upstream_in_flight: in_flight.get(up_name).cloned(),
                     ban_policy: cfg
                         .bans
                         .as_ref()

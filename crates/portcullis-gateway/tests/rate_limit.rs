@@ -355,3 +355,51 @@ async fn clients_that_keep_exceeding_limits_are_banned_escalating_and_operators_
     admin("DELETE", "/bans/127.0.0.1", "").await;
     assert_eq!(get(env.http(), "/echo/edge/x", "").await.status, 200);
 }
+
+#[tokio::test]
+async fn concurrency_caps_answer_503_and_free_their_slot_when_the_response_ends() {
+    let api = demo_api().await;
+    let yaml = format!(
+        "{}upstreams:
+  main: {{ targets: [\"http://{api}\"] }}
+  capped: {{ targets: [\"http://{api}\"], max_in_flight: 1 }}
+apis:
+  - name: test
+    upstream: main
+    public: true
+    routes:
+      - {{ name: route-cap, path: /slow, methods: [GET], concurrency: {{ max: 1 }} }}
+      - {{ name: ip-cap, path: /ipcap/slow, methods: [GET], strip_prefix: /ipcap, concurrency: {{ per_ip: 1 }} }}
+      - {{ name: up-a, path: /capped/slow, methods: [GET], strip_prefix: /capped, upstream: capped }}
+      - {{ name: up-b, path: /capped/health, methods: [GET], strip_prefix: /capped, upstream: capped }}
+",
+        listeners_yaml()
+    );
+    let env = Env::start(&yaml).await;
+    for (busy, other, what) in [
+        ("/slow?ms=600", "/slow?ms=1", "route cap"),
+        ("/ipcap/slow?ms=600", "/ipcap/slow?ms=1", "per-IP cap"),
+        (
+            "/capped/slow?ms=600",
+            "/capped/health",
+            "upstream cap shared by its routes",
+        ),
+    ] {
+        let addr = env.http();
+        let slow = tokio::spawn(async move { get(addr, busy, "").await.status });
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let r = get(env.http(), other, "").await;
+        assert_eq!(r.status, 503, "{what}: {}", r.raw);
+        assert_eq!(
+            r.json()["type"],
+            "https://portcullis.dev/problems/overloaded"
+        );
+        assert_eq!(r.header("retry-after"), Some("1"));
+        assert_eq!(slow.await.unwrap(), 200, "{what}: the first one is served");
+        assert_eq!(
+            get(env.http(), other, "").await.status,
+            200,
+            "{what}: slot freed"
+        );
+    }
+}

@@ -351,6 +351,9 @@ pub struct UpstreamConfig {
     /// Send the client's Host header to the upstream instead of the target's host.
     #[serde(default)]
     pub preserve_host: bool,
+    /// Most requests in flight to this upstream, all routes together (beyond: 503 `overloaded`).
+    #[serde(default)]
+    pub max_in_flight: Option<usize>,
 }
 
 mod defaults {
@@ -485,4 +488,19 @@ pub struct RouteConfig {
     /// Rate limits of this route (scope `route` unless set), on top of the API's and global ones.
     #[serde(default)]
     pub rate_limits: Vec<RateLimitConfig>,
+    /// Caps on requests in flight on this route.
+    #[serde(default)]
+    pub concurrency: Option<ConcurrencyConfig>,
+}
+
+/// Caps on requests in flight on a route (beyond them: 503 `overloaded`).
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConcurrencyConfig {
+    /// Most requests in flight on the route.
+    #[serde(default)]
+    pub max: Option<usize>,
+    /// Most requests in flight from one client IP.
+    #[serde(default)]
+    pub per_ip: Option<usize>,
 }

@@ -9,6 +9,7 @@
 
 pub mod authenticate;
 pub mod authorize;
+pub mod concurrency;
 pub mod default_deny;
 pub mod error_masking;
 pub mod ip_filter;
@@ -98,6 +99,8 @@ pub struct Exchange<'a> {
     pub principal: Option<Arc<Principal>>,
     /// Headers request stages want on the response (rate-limit headers), whatever it is.
     pub response_headers: Vec<(HeaderName, HeaderValue)>,
+    /// Values kept alive until the response is done (in-flight slots).
+    pub guards: Vec<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl<'a> Exchange<'a> {
@@ -115,6 +118,7 @@ impl<'a> Exchange<'a> {
             client_cert,
             principal: None,
             response_headers: Vec::new(),
+            guards: Vec::new(),
         }
     }
 }
@@ -149,6 +153,8 @@ pub struct StageContext<'a> {
     pub global_rate_limits: &'a [crate::config::model::RateLimitConfig],
     /// When rate-limit refusals lead to a ban (absent: no automatic bans).
     pub ban_policy: Option<crate::state::lockout::LockoutPolicy>,
+    /// The in-flight counter of the route's upstream, when it has `max_in_flight`.
+    pub upstream_in_flight: Option<Arc<concurrency::InFlight>>,
     /// Long-lived services (events, lockout counters).
     pub services: &'a crate::services::Services,
 }
@@ -178,6 +184,9 @@ pub fn build_stages(
 ) -> Result<Vec<Box<dyn Stage>>, StageErrors> {
     let mut stages: Vec<Box<dyn Stage>> = Vec::new();
     let mut errors = Vec::new();
+    if let Some(c) = concurrency::Concurrency::new(route, ctx) {
+        stages.push(Box::new(c));
+    }
     let rule = route
         .auth
         .as_ref()
@@ -244,6 +253,7 @@ mod tests {
             global_ip_filter: &ip_filter::IpLists::default(),
             global_rate_limits: &[],
             ban_policy: None,
+            upstream_in_flight: None,
             services: &services,
         };
         build_stages(&api, &route, &ctx)
