@@ -387,7 +387,8 @@ apis:
     ] {
         let addr = env.http();
         let slow = tokio::spawn(async move { get(addr, busy, "").await.status });
-        tokio::time::sleep(Duration::from_millis(150)).await;
+        // Give the first request time to reach the upstream (it holds its slot for 1.5 s).
+        tokio::time::sleep(Duration::from_millis(400)).await;
         let r = get(env.http(), other, "").await;
         assert_eq!(r.status, 503, "{what}: {}", r.raw);
         assert_eq!(
