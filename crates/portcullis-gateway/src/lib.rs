@@ -18,6 +18,7 @@ pub mod admin_bans;
 pub mod admin_keys;
 pub mod auth;
 pub mod body;
+pub mod bounded_map;
 pub mod condition;
 pub mod config;
 pub mod forwarding;
