@@ -79,12 +79,15 @@ http {
 }
 EOF
 
-cat > "$work/portcullis.yaml" <<EOF
+# A Portcullis config for the benchmark: port, extra top-level YAML (e.g. a TLS listener line
+# or a state backend), extra route lines.
+gateway_config() {
+  cat <<EOF
 listeners:
-  - { name: http, bind: "127.0.0.1:$PC_PORT" }
-  - { name: https, bind: "127.0.0.1:$PC_TLS_PORT", tls: { cert: tls/cert.pem, key: tls/key.pem } }
+  - { name: http, bind: "127.0.0.1:$1" }
+$2
 limits: { max_connections: 20000, max_connections_per_ip: 20000 }
-access_log: { path: logs/portcullis-access.log }
+access_log: { path: logs/portcullis-access-$1.log }
 upstreams:
   origin: { targets: ["http://127.0.0.1:$ORIGIN_PORT"], max_idle_per_target: 128 }
 apis:
@@ -93,7 +96,12 @@ apis:
     public: true
     routes:
       - { path: /data.json, methods: [GET] }
+$3
 EOF
+}
+gateway_config "$PC_PORT" \
+  "  - { name: https, bind: \"127.0.0.1:$PC_TLS_PORT\", tls: { cert: tls/cert.pem, key: tls/key.pem } }" \
+  "" > "$work/portcullis.yaml"
 
 # User-space instructions per request (valgrind): total for 3,000 requests minus total for 1,000,
 # over 2,000, so start-up cancels out. Args: config, path, extra header line (or "").
@@ -234,27 +242,10 @@ if [ "${1:-}" = ratelimit ]; then
   REDIS_PORT=18379 PC2_PORT=18084
   taskset -c "$LOAD_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
     --daemonize no >/dev/null & pids+=($!)
-  limited() { # port backend-yaml
-    cat <<EOF
-listeners:
-  - { name: http, bind: "127.0.0.1:$1" }
-limits: { max_connections: 20000, max_connections_per_ip: 20000 }
-access_log: { path: logs/portcullis-access-$1.log }
-$2
-upstreams:
-  origin: { targets: ["http://127.0.0.1:$ORIGIN_PORT"], max_idle_per_target: 128 }
-apis:
-  - name: bench
-    upstream: origin
-    public: true
-    routes:
-      - { path: /data.json, methods: [GET] }
-      - { path: /limited/data.json, methods: [GET], strip_prefix: /limited,
-          rate_limits: [{ key: [ip], rate: 1000000/s }] }
-EOF
-  }
-  limited "$PC_PORT" "" > "$work/embedded.yaml"
-  limited "$PC2_PORT" "state: { backend: redis, redis: { url: \"redis://127.0.0.1:$REDIS_PORT\" } }" > "$work/redis.yaml"
+  limited_route='      - { path: /limited/data.json, methods: [GET], strip_prefix: /limited, rate_limits: [{ key: [ip], rate: 1000000/s }] }'
+  gateway_config "$PC_PORT" "" "$limited_route" > "$work/embedded.yaml"
+  gateway_config "$PC2_PORT" "state: { backend: redis, redis: { url: \"redis://127.0.0.1:$REDIS_PORT\" } }" \
+    "$limited_route" > "$work/redis.yaml"
   serve "$work/embedded.yaml"; embedded_pid=$served_pid
   serve "$work/redis.yaml" "$PC2_PORT"; redis_pid=$served_pid
   specs=("plain|$PC_PORT|$embedded_pid|/data.json|" \
