@@ -1,6 +1,7 @@
 //! The admin listener (axum, never on the data path): `/healthz` and `/readyz` for load
 //! balancers, and behind a bearer token `/metrics` (Prometheus), `POST /reload` and the API key
-//! endpoints ([`crate::admin_keys`]) and bans ([`crate::admin_bans`]).
+//! endpoints ([`crate::admin_keys`]), bans ([`crate::admin_bans`]) and quotas
+//! ([`crate::admin_quotas`]).
 //!
 //! The token is compared in constant time; a missing or wrong token gets 401 with no hint of
 //! which. Reload errors are returned to the (authenticated) caller with their locations.
@@ -60,6 +61,8 @@ pub async fn serve(tcp: TcpListener, state: AdminState, mut shutdown: watch::Rec
             "/bans/{ip}",
             axum::routing::delete(crate::admin_bans::unban),
         )
+        .route("/quotas", get(crate::admin_quotas::list))
+        .route("/quotas/reset", post(crate::admin_quotas::reset))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let app = Router::new()
         .route("/healthz", get(healthz))

@@ -67,6 +67,11 @@ pub struct Reloader {
 }
 
 impl Reloader {
+    /// The services every runtime shares.
+    pub fn services(&self) -> Arc<Services> {
+        self.services.clone()
+    }
+
     /// The runtime currently serving.
     pub fn runtime(&self) -> Arc<Runtime> {
         self.shared.runtime.load_full()
@@ -166,8 +171,16 @@ impl Gateway {
         };
         let limiter = crate::state::limiter::Limiter::from_config(&cfg.state, &loaded.base_dir)
             .map_err(|m| config_error(&loaded, m))?;
+        let now = crate::state::key_store::unix_now() as i64;
+        let quotas = match &key_store {
+            Some(store) => crate::state::quota_store::QuotaStore::open(Some(store.database()), now)
+                .map_err(|m| config_error(&loaded, format!("reading quota counters: {m}")))?,
+            None => crate::state::quota_store::QuotaStore::in_memory(),
+        };
         let services = Arc::new(
-            Services::new(metrics.clone(), Arc::new(events), key_store).with_limiter(limiter),
+            Services::new(metrics.clone(), Arc::new(events), key_store)
+                .with_limiter(limiter)
+                .with_quotas(quotas),
         );
         let runtime = compile(&loaded, &services)?;
         let log_path = match cfg.access_log.path.as_str() {
@@ -249,6 +262,10 @@ impl Gateway {
         if let Some(store) = services.key_store.clone() {
             tasks.push(tokio::spawn(flush_key_usage(store, shutdown_rx.clone())));
         }
+        tasks.push(tokio::spawn(flush_quotas(
+            services.quotas.clone(),
+            shutdown_rx.clone(),
+        )));
         let reloader = Arc::new(Reloader {
             shared: shared.clone(),
             services: services.clone(),
@@ -406,6 +423,30 @@ async fn flush_key_usage(store: Arc<KeyStore>, mut shutdown: watch::Receiver<boo
         let flushed = tokio::task::spawn_blocking(move || store.flush_last_used()).await;
         if let Ok(Err(e)) = flushed {
             tracing::warn!(event = "key_usage_flush_failed", "{e}");
+        }
+    }
+}
+
+/// How often quota counters are written to the state file.
+const QUOTA_FLUSH: Duration = Duration::from_secs(1);
+
+async fn flush_quotas(
+    quotas: Arc<crate::state::quota_store::QuotaStore>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(QUOTA_FLUSH);
+    loop {
+        let stopping = tokio::select! {
+            _ = tick.tick() => false,
+            _ = shutdown.wait_for(|s| *s) => true,
+        };
+        let store = quotas.clone();
+        let now = crate::state::key_store::unix_now() as i64;
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || store.flush(now)).await {
+            tracing::warn!(event = "quota_flush_failed", "{e}");
+        }
+        if stopping {
+            return;
         }
     }
 }

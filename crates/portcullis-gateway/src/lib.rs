@@ -16,6 +16,7 @@ pub mod access_log;
 pub mod admin;
 pub mod admin_bans;
 pub mod admin_keys;
+pub mod admin_quotas;
 pub mod auth;
 pub mod body;
 pub mod bounded_map;

@@ -51,6 +51,8 @@ pub enum Refusal {
     Banned,
     /// Too many requests in flight on the route, from the client, or to the upstream.
     Overloaded,
+    /// The quota of this period is used up.
+    QuotaExceeded,
     /// No upstream target could be reached, or it failed.
     UpstreamUnavailable,
     /// The upstream did not answer in time.
@@ -63,7 +65,7 @@ pub enum Refusal {
 
 impl Refusal {
     /// Every refusal, for docs and tests.
-    pub const ALL: [Refusal; 21] = [
+    pub const ALL: [Refusal; 22] = [
         Self::NotFound,
         Self::MethodNotAllowed,
         Self::BadRequest,
@@ -81,6 +83,7 @@ impl Refusal {
         Self::RateLimitUnavailable,
         Self::Banned,
         Self::Overloaded,
+        Self::QuotaExceeded,
         Self::UpstreamUnavailable,
         Self::UpstreamTimeout,
         Self::UpstreamError,
@@ -100,7 +103,9 @@ impl Refusal {
             Self::AccessDenied => StatusCode::FORBIDDEN,
             Self::Unauthenticated | Self::StepUpRequired => StatusCode::UNAUTHORIZED,
             Self::Forbidden | Self::IpDenied | Self::Banned => StatusCode::FORBIDDEN,
-            Self::LockedOut | Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::LockedOut | Self::RateLimited | Self::QuotaExceeded => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::RateLimitUnavailable | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamUnavailable => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -129,6 +134,7 @@ impl Refusal {
             Self::RateLimitUnavailable => "rate-limit-unavailable",
             Self::Banned => "banned",
             Self::Overloaded => "overloaded",
+            Self::QuotaExceeded => "quota-exceeded",
             Self::UpstreamUnavailable => "upstream-unavailable",
             Self::UpstreamTimeout => "upstream-timeout",
             Self::UpstreamError => "upstream-error",
@@ -156,6 +162,7 @@ impl Refusal {
             Self::RateLimitUnavailable => "Rate limiting unavailable",
             Self::Banned => "Client temporarily banned",
             Self::Overloaded => "Too many requests in progress",
+            Self::QuotaExceeded => "Quota exceeded for this period",
             Self::UpstreamUnavailable => "Upstream service unavailable",
             Self::UpstreamTimeout => "Upstream service timed out",
             Self::UpstreamError => "Upstream service failed",

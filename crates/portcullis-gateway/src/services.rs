@@ -11,6 +11,7 @@ use crate::state::key_store::KeyStore;
 use crate::state::limiter::Limiter;
 use crate::state::lockout::Lockout;
 use crate::state::memory_limiter::MemoryLimiter;
+use crate::state::quota_store::QuotaStore;
 
 /// Most sources tracked by each brute-force counter.
 pub const LOCKOUT_MAX_ENTRIES: usize = 100_000;
@@ -31,6 +32,8 @@ pub struct Services {
     pub limiter: Arc<Limiter>,
     /// Banned client IPs (automatic and manual).
     pub bans: Arc<Lockout<IpAddr>>,
+    /// Quota counters of the embedded backend (persisted with the state file).
+    pub quotas: Arc<QuotaStore>,
     /// False for `check`: nothing is opened, providers needing live resources are only checked.
     pub serving: bool,
 }
@@ -47,11 +50,18 @@ impl Services {
             events,
             limiter: Arc::new(Limiter::Memory(MemoryLimiter::new(1_000_000))),
             bans: Arc::new(Lockout::new(LOCKOUT_MAX_ENTRIES)),
+            quotas: Arc::new(QuotaStore::in_memory()),
             lockout_ips: Arc::new(Lockout::new(LOCKOUT_MAX_ENTRIES)),
             lockout_identities: Arc::new(Lockout::new(LOCKOUT_MAX_ENTRIES)),
             key_store,
             serving: true,
         }
+    }
+
+    /// Uses `quotas` for quota counters.
+    pub fn with_quotas(mut self, quotas: QuotaStore) -> Self {
+        self.quotas = Arc::new(quotas);
+        self
     }
 
     /// Uses `limiter` for rate limits.

@@ -404,3 +404,124 @@ apis:
         );
     }
 }
+
+#[tokio::test]
+async fn quotas_count_per_period_on_both_backends_and_survive_a_restart() {
+    use portcullis_gateway::state::quota_store::QuotaStore;
+    // The same quota behaviour on both backends.
+    let redis = RedisServer::start();
+    let store = QuotaStore::in_memory();
+    let end = 4_000_000_000i64;
+    for limiter in [
+        Limiter::Memory(MemoryLimiter::new(10)),
+        Limiter::Redis(RedisLimiter::new(&redis.url(), "q", Duration::from_millis(500)).unwrap()),
+    ] {
+        let mut seen = Vec::new();
+        for _ in 0..4 {
+            seen.push(
+                limiter
+                    .take_quota(&store, "k|2026-11", 3, end)
+                    .await
+                    .unwrap(),
+            );
+        }
+        assert_eq!(
+            seen,
+            [(true, 1), (true, 2), (true, 3), (false, 3)],
+            "{}",
+            limiter.backend()
+        );
+        assert!(limiter.reset_quota(&store, "k|2026-11").await.unwrap());
+        assert_eq!(
+            limiter
+                .take_quota(&store, "k|2026-11", 3, end)
+                .await
+                .unwrap(),
+            (true, 1)
+        );
+    }
+
+    // Through the gateway, embedded and persisted in the state file.
+    let api = demo_api().await;
+    let yaml = format!(
+        "{}state: {{ path: state.redb }}
+upstreams:
+  main: {{ targets: [\"http://{api}\"] }}
+apis:
+  - name: test
+    upstream: main
+    public: true
+    routes:
+      - name: metered
+        path: /echo/*
+        quotas: [{{ name: daily, key: ['header:x-client'], limit: 3, per: day }}]
+",
+        listeners_yaml()
+    );
+    let mut env = Env::start(&yaml).await;
+    let client = "X-Client: acme\r\n";
+    for _ in 0..3 {
+        assert_eq!(get(env.http(), "/echo/x", client).await.status, 200);
+    }
+    let r = get(env.http(), "/echo/x", client).await;
+    assert_eq!(r.status, 429, "{}", r.raw);
+    assert_eq!(
+        r.json()["type"],
+        "https://portcullis.dev/problems/quota-exceeded"
+    );
+    let wait: i64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=86_400).contains(&wait), "{wait}");
+    assert_eq!(
+        get(env.http(), "/echo/x", "X-Client: other\r\n")
+            .await
+            .status,
+        200
+    );
+    let list = admin_get(&env, "/quotas", Some(ADMIN_TOKEN)).await;
+    assert!(list.body.contains("\"used\":3"), "{}", list.raw);
+    let key = list.json()["quotas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["key"].as_str().unwrap().contains("acme"))
+        .unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Restart: the quota is still used up.
+    env.gateway.take().unwrap().shutdown().await;
+    // The old instance's tasks release the state file as they wind down (a real restart is a
+    // new process).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let gateway = loop {
+        let loaded = portcullis_gateway::config::load_file(&env.config_path).unwrap();
+        match portcullis_gateway::Gateway::start(loaded, true).await {
+            Ok(g) => break g,
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("restart failed: {e}"),
+        }
+    };
+    env.gateway = Some(gateway);
+    assert_eq!(
+        get(env.http(), "/echo/x", client).await.status,
+        429,
+        "survives a restart"
+    );
+
+    // An operator resets it.
+    let body = format!("{{\"key\": {}}}", serde_json::Value::from(key));
+    let reset = http_raw(
+        env.admin(),
+        &format!(
+            "POST /quotas/reset HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await;
+    assert_eq!(reset.json()["was_set"], true, "{}", reset.raw);
+    assert_eq!(get(env.http(), "/echo/x", client).await.status, 200);
+}

@@ -2,9 +2,11 @@
 
 #![forbid(unsafe_code)]
 
+mod admin_client;
 mod bans;
 mod demo;
 mod keys;
+mod quotas;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -58,6 +60,11 @@ enum Command {
         #[command(subcommand)]
         command: bans::BansCommand,
     },
+    /// List and reset quota counters on a running gateway (through its admin API).
+    Quotas {
+        #[command(subcommand)]
+        command: quotas::QuotasCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -90,6 +97,7 @@ fn main() -> ExitCode {
         Command::Keys { command } => report(keys::run(command)),
         Command::HashPassword => report(keys::hash_password()),
         Command::Bans { command } => report(bans::run(command)),
+        Command::Quotas { command } => report(quotas::run(command)),
     }
 }
 

@@ -308,7 +308,7 @@ apis:
             users:
               alice: {{ hash: '{hash}' }}
     routes:
-      - {{ name: r, path: /x }}
+      - {{ name: r, path: /x, quotas: [{{ name: daily, key: [ip], limit: 1000, per: day }}] }}
 "
         ),
     )
@@ -400,6 +400,18 @@ apis:
     let (lifted_ok, _, _) = bans(&["remove", "127.0.0.1"]);
     let again = ask(&format!("X-Api-Key: {key}\r\n"));
     let (bad_ok, _, bad_err) = bans(&["add", "not-an-ip"]);
+    let quotas = |cmd: &[&str]| {
+        let mut a = vec!["quotas"];
+        a.extend_from_slice(cmd);
+        a.extend_from_slice(&[
+            "--admin",
+            &admin_addr,
+            "--token-file",
+            token_file.to_str().unwrap(),
+        ]);
+        run(&a, "")
+    };
+    let (quota_ok, quota_list, quota_err) = quotas(&["list"]);
     let _ = gateway.kill();
     let _ = gateway.wait();
     assert!(good.starts_with("HTTP/1.1 200"), "{good}");
@@ -417,5 +429,10 @@ apis:
     assert!(
         !bad_ok && bad_err.contains("not an IP address"),
         "{bad_err}"
+    );
+    assert!(quota_ok, "{quota_err}");
+    assert!(
+        quota_list.contains("q:api:r:daily|127.0.0.1|"),
+        "{quota_list}"
     );
 }

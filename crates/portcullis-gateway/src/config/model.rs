@@ -445,6 +445,9 @@ pub struct ApiConfig {
     /// Rate limits for every route of this API (scope `api` unless set).
     #[serde(default)]
     pub rate_limits: Vec<RateLimitConfig>,
+    /// Quotas for every route of this API (one counter per API and key).
+    #[serde(default)]
+    pub quotas: Vec<QuotaConfig>,
     /// Rate-limit headers sent: `ietf`, `x-ratelimit` (default both; `[]` for none).
     #[serde(default = "default_header_styles")]
     pub rate_limit_headers: Vec<RateLimitHeaderStyle>,
@@ -491,6 +494,9 @@ pub struct RouteConfig {
     /// Caps on requests in flight on this route.
     #[serde(default)]
     pub concurrency: Option<ConcurrencyConfig>,
+    /// Quotas of this route (one counter per route and key).
+    #[serde(default)]
+    pub quotas: Vec<QuotaConfig>,
 }
 
 /// Caps on requests in flight on a route (beyond them: 503 `overloaded`).

@@ -140,3 +140,38 @@ impl Default for BanConfig {
         }
     }
 }
+
+/// A quota: at most `limit` requests per calendar period, per `key`.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QuotaConfig {
+    /// Name (in counter keys, logs and the admin API); default: derived from key and period.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// What is counted (as for rate limits): `principal`, `api_key`, `ip`, `route`, `header:NAME`.
+    pub key: Vec<String>,
+    /// Requests allowed per period.
+    pub limit: u64,
+    /// `day`, `week` (ISO, Monday first) or `month`.
+    pub per: QuotaPeriod,
+    /// Where periods start: `UTC` (default) or a fixed offset such as `+02:00`.
+    #[serde(default = "default_offset")]
+    pub utc_offset: String,
+}
+
+/// A quota period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum QuotaPeriod {
+    /// A calendar day.
+    Day,
+    /// An ISO week.
+    Week,
+    /// A calendar month.
+    Month,
+}
+
+fn default_offset() -> String {
+    "UTC".into()
+}

@@ -135,6 +135,17 @@ fn state_findings(loaded: &LoadedConfig) -> Vec<Finding> {
         }
         _ => {}
     }
+    let has_quotas = loaded
+        .config
+        .apis
+        .iter()
+        .any(|a| !a.quotas.is_empty() || a.routes.iter().any(|r| !r.quotas.is_empty()));
+    if has_quotas && state.backend == StateBackend::Embedded && state.path.is_none() {
+        out.push(Finding::warning(
+            "state.path",
+            "quotas are counted in memory only: without state.path a restart resets them",
+        ));
+    }
     if state.max_keys == 0 {
         out.push(Finding::error(
             "state.max_keys",

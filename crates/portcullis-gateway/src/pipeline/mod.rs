@@ -13,6 +13,8 @@ pub mod concurrency;
 pub mod default_deny;
 pub mod error_masking;
 pub mod ip_filter;
+pub mod limit_key;
+pub mod quota;
 pub mod rate_limit;
 pub mod security_headers;
 
@@ -159,14 +161,14 @@ pub struct StageContext<'a> {
     pub services: &'a crate::services::Services,
 }
 
+/// Adds the rate-limit and quota stages (built together, as one step of the order).
 fn push_rate_limit(
     stages: &mut Vec<Box<dyn Stage>>,
     errors: &mut StageErrors,
-    built: Result<Option<rate_limit::RateLimit>, (String, String)>,
+    built: Result<Vec<Box<dyn Stage>>, (String, String)>,
 ) {
     match built {
-        Ok(Some(r)) => stages.push(Box::new(r)),
-        Ok(None) => {}
+        Ok(r) => stages.extend(r),
         Err(e) => errors.push(e),
     }
 }
@@ -197,7 +199,17 @@ pub fn build_stages(
         Ok(None) => {}
         Err(m) => errors.push(("auth.ip_filter".to_owned(), m)),
     }
-    let rate_limit = rate_limit::RateLimit::new(api, route, ctx);
+    let rate_limit = rate_limit::RateLimit::new(api, route, ctx).and_then(|r| {
+        let q = quota::Quotas::new(api, route, ctx)?;
+        let mut built: Vec<Box<dyn Stage>> = Vec::new();
+        if let Some(r) = r {
+            built.push(Box::new(r));
+        }
+        if let Some(q) = q {
+            built.push(Box::new(q));
+        }
+        Ok(built)
+    });
     match (ctx.auth, rule) {
         (Some(auth), Some(rule)) => {
             match authenticate::Authenticate::new(auth, rule, ctx) {

@@ -8,13 +8,13 @@
 //! `closed` refuses with 503, `open` lets the request through; both are counted and logged.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http::header::{self, HeaderName, HeaderValue};
 
+use super::limit_key::{self, parse_key, KeyPart};
 use super::{Answer, Exchange, Flow, Stage, StageContext, Step};
 use crate::config::model::{
     ApiConfig, FailMode, LimitScope, RateLimitConfig, RateLimitHeaderStyle, RouteConfig,
@@ -26,16 +26,6 @@ use crate::state::gcra::{Decision, Policy};
 use crate::state::limiter::Limiter;
 use crate::state::lockout::{FailureOutcome, Lockout, LockoutPolicy};
 use std::net::IpAddr;
-
-/// What a limit counts by.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum KeyPart {
-    Ip,
-    Principal,
-    ApiKey,
-    Route,
-    Header(HeaderName),
-}
 
 /// One compiled limit.
 struct Limit {
@@ -120,31 +110,6 @@ pub fn parse_rate(text: &str) -> Result<(u64, Duration), String> {
     Ok((n, period))
 }
 
-fn parse_key(parts: &[String]) -> Result<Vec<KeyPart>, String> {
-    if parts.is_empty() {
-        return Err(
-            "key: list what is counted (ip, principal, api_key, route, header:NAME)".into(),
-        );
-    }
-    parts
-        .iter()
-        .map(|p| match p.as_str() {
-            "ip" => Ok(KeyPart::Ip),
-            "principal" => Ok(KeyPart::Principal),
-            "api_key" => Ok(KeyPart::ApiKey),
-            "route" => Ok(KeyPart::Route),
-            other => match other.strip_prefix("header:") {
-                Some(h) => HeaderName::from_bytes(h.trim().as_bytes())
-                    .map(KeyPart::Header)
-                    .map_err(|_| format!("key: {h:?} is not a header name")),
-                None => Err(format!(
-                    "key: unknown part {other:?} (ip, principal, api_key, route, header:NAME)"
-                )),
-            },
-        })
-        .collect()
-}
-
 impl RateLimit {
     /// The stage for a route: global, API and route limits. `None` when there are none. Errors
     /// carry the config key (relative to the route when the limit is the route's).
@@ -224,44 +189,7 @@ impl RateLimit {
     }
 
     fn key(&self, limit: &Limit, ex: &Exchange<'_>) -> String {
-        let mut key = String::with_capacity(limit.counter.len() + 48);
-        key.push_str(&limit.counter);
-        for part in &limit.key {
-            key.push('|');
-            match part {
-                KeyPart::Ip => {
-                    let _ = write!(key, "{}", ex.client_ip);
-                }
-                KeyPart::Principal => match &ex.principal {
-                    Some(p) => {
-                        key.push_str("p=");
-                        key.push_str(&p.id);
-                    }
-                    None => {
-                        let _ = write!(key, "ip={}", ex.client_ip);
-                    }
-                },
-                KeyPart::ApiKey => match ex
-                    .principal
-                    .as_ref()
-                    .and_then(|p| p.claims.get("key_prefix"))
-                    .and_then(|v| v.as_str())
-                {
-                    Some(prefix) => key.push_str(prefix),
-                    None => {
-                        let _ = write!(key, "ip={}", ex.client_ip);
-                    }
-                },
-                KeyPart::Route => key.push_str(&self.route),
-                KeyPart::Header(h) => match ex.request.headers.get(h) {
-                    Some(v) => {
-                        key.push_str(&String::from_utf8_lossy(&v.as_bytes()[..v.len().min(256)]))
-                    }
-                    None => key.push('-'),
-                },
-            }
-        }
-        key
+        limit_key::build(&limit.counter, &limit.key, &self.route, ex)
     }
 
     /// Applies the decisions (in limit order) to the exchange.

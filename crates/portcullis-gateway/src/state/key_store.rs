@@ -86,7 +86,7 @@ pub enum StoreError {
 /// The key store.
 pub struct KeyStore {
     path: PathBuf,
-    db: Database,
+    db: Arc<Database>,
     entries: RwLock<HashMap<String, Arc<KeyEntry>>>,
     used: Mutex<HashMap<String, u64>>,
 }
@@ -107,7 +107,7 @@ impl KeyStore {
         })?;
         let store = Self {
             path: path.to_owned(),
-            db,
+            db: Arc::new(db),
             entries: RwLock::new(HashMap::new()),
             used: Mutex::new(HashMap::new()),
         };
@@ -165,6 +165,11 @@ impl KeyStore {
             entries.insert(r.prefix.clone(), Arc::new(entry((*r).clone())));
         }
         Ok(())
+    }
+
+    /// The state file, for the other tables kept in it (quotas).
+    pub fn database(&self) -> Arc<Database> {
+        self.db.clone()
     }
 
     /// The entry for `prefix`.

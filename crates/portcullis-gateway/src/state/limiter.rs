@@ -3,6 +3,7 @@
 
 use super::gcra::{Decision, Policy};
 use super::memory_limiter::MemoryLimiter;
+use super::quota_store::QuotaStore;
 use super::redis_limiter::{RedisLimitError, RedisLimiter};
 
 /// A rate-limit backend.
@@ -54,6 +55,33 @@ impl Limiter {
         match self {
             Self::Memory(m) => Some(m.check(key, policy)),
             Self::Redis(_) => None,
+        }
+    }
+
+    /// Counts one request against a quota (the embedded backend keeps quotas in `store`):
+    /// (allowed, used after).
+    pub async fn take_quota(
+        &self,
+        store: &QuotaStore,
+        key: &str,
+        limit: u64,
+        end: i64,
+    ) -> Result<(bool, u64), RedisLimitError> {
+        match self {
+            Self::Memory(_) => Ok(store.take(key, limit, end)),
+            Self::Redis(r) => r.take_quota(key, limit, end).await,
+        }
+    }
+
+    /// Resets a quota counter; false when there was none.
+    pub async fn reset_quota(
+        &self,
+        store: &QuotaStore,
+        key: &str,
+    ) -> Result<bool, RedisLimitError> {
+        match self {
+            Self::Memory(_) => Ok(store.reset(key)),
+            Self::Redis(r) => r.reset_quota(key).await,
         }
     }
 

@@ -30,6 +30,16 @@ if remaining < 0 then remaining = 0 end
 return {1, remaining, ahead, 0}
 ";
 
+/// A quota counter: refuse at the limit, else count; the key expires with its period.
+const QUOTA_LUA: &str = r"
+local limit = tonumber(ARGV[1])
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if used >= limit then return {0, used} end
+used = redis.call('INCR', KEYS[1])
+redis.call('EXPIREAT', KEYS[1], ARGV[2])
+return {1, used}
+";
+
 /// Why Redis did not answer.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -46,6 +56,7 @@ pub enum RedisLimitError {
 pub struct RedisLimiter {
     connection: ConnectionManager,
     script: Script,
+    quota_script: Script,
     prefix: String,
     timeout: Duration,
 }
@@ -64,9 +75,44 @@ impl RedisLimiter {
         Ok(Self {
             connection,
             script: Script::new(GCRA_LUA),
+            quota_script: Script::new(QUOTA_LUA),
             prefix: prefix.to_owned(),
             timeout,
         })
+    }
+
+    /// Counts one request against a quota of `limit` ending at `end` (Unix seconds):
+    /// (allowed, used after).
+    pub async fn take_quota(
+        &self,
+        key: &str,
+        limit: u64,
+        end: i64,
+    ) -> Result<(bool, u64), RedisLimitError> {
+        let mut conn = self.connection.clone();
+        let mut invocation = self
+            .quota_script
+            .key(format!("{}:quota:{key}", self.prefix));
+        invocation.arg(limit).arg(end);
+        let call = invocation.invoke_async::<(u64, u64)>(&mut conn);
+        let (allowed, used) = tokio::time::timeout(self.timeout, call)
+            .await
+            .map_err(|_| RedisLimitError::Timeout(self.timeout))?
+            .map_err(|e| RedisLimitError::Redis(e.to_string()))?;
+        Ok((allowed == 1, used))
+    }
+
+    /// Resets a quota counter; false when there was none.
+    pub async fn reset_quota(&self, key: &str) -> Result<bool, RedisLimitError> {
+        let mut conn = self.connection.clone();
+        let mut del = redis::cmd("DEL");
+        del.arg(format!("{}:quota:{key}", self.prefix));
+        let call = del.query_async::<u64>(&mut conn);
+        let n = tokio::time::timeout(self.timeout, call)
+            .await
+            .map_err(|_| RedisLimitError::Timeout(self.timeout))?
+            .map_err(|e| RedisLimitError::Redis(e.to_string()))?;
+        Ok(n > 0)
     }
 
     /// Decides one request for `key`.
