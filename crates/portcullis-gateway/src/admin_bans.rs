@@ -37,8 +37,9 @@ fn bad(detail: String) -> Response {
 
 /// `GET /bans`.
 pub async fn list(State(state): State<AdminState>) -> Response {
-    let rt = state.reloader.runtime();
-    let mut bans: Vec<_> = rt
+    let mut bans: Vec<_> = state
+        .reloader
+        .services()
         .bans
         .locked_sources()
         .into_iter()
@@ -62,7 +63,13 @@ pub async fn ban(State(state): State<AdminState>, Json(body): Json<BanRequest>) 
             ))
         }
     };
-    state.reloader.runtime().bans.ban(&ip, duration);
+    let services = state.reloader.services();
+    services.bans.ban(&ip, duration);
+    if let Some(written) =
+        crate::state::ban_store::persist_ban(services.ban_store.as_ref(), ip, duration)
+    {
+        let _ = written.await;
+    }
     tracing::warn!(event = "manual_ban", ip = %ip, seconds = duration.as_secs(), "client IP banned by an operator");
     (
         StatusCode::CREATED,
@@ -76,7 +83,16 @@ pub async fn unban(State(state): State<AdminState>, Path(ip): Path<String>) -> R
     let Ok(ip) = ip.parse::<IpAddr>() else {
         return bad(format!("{ip:?} is not an IP address"));
     };
-    let was_banned = state.reloader.runtime().bans.unban(&ip);
+    let services = state.reloader.services();
+    let was_banned = services.bans.unban(&ip);
+    if let Some(store) = services.ban_store.clone() {
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Err(e) = store.remove(ip) {
+                tracing::warn!(event = "ban_not_removed", "{e}");
+            }
+        })
+        .await;
+    }
     tracing::warn!(event = "manual_unban", ip = %ip, was_banned, "ban lifted by an operator");
     Json(json!({"ip": ip.to_string(), "was_banned": was_banned})).into_response()
 }

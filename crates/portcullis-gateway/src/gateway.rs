@@ -177,11 +177,17 @@ impl Gateway {
                 .map_err(|m| config_error(&loaded, format!("reading quota counters: {m}")))?,
             None => crate::state::quota_store::QuotaStore::in_memory(),
         };
-        let services = Arc::new(
-            Services::new(metrics.clone(), Arc::new(events), key_store)
-                .with_limiter(limiter)
-                .with_quotas(quotas),
-        );
+        let services = Services::new(metrics.clone(), Arc::new(events), key_store)
+            .with_limiter(limiter)
+            .with_quotas(quotas);
+        let ban_store = match &services.key_store {
+            Some(store) => Some(
+                crate::state::ban_store::BanStore::open(store.database(), &services.bans, now)
+                    .map_err(|m| config_error(&loaded, format!("reading bans: {m}")))?,
+            ),
+            None => None,
+        };
+        let services = Arc::new(services.with_ban_store(ban_store));
         let runtime = compile(&loaded, &services)?;
         let log_path = match cfg.access_log.path.as_str() {
             "stdout" => "stdout".to_owned(),

@@ -34,6 +34,8 @@ pub struct Services {
     pub bans: Arc<Lockout<IpAddr>>,
     /// Quota counters of the embedded backend (persisted with the state file).
     pub quotas: Arc<QuotaStore>,
+    /// Bans written to the state file, when there is one.
+    pub ban_store: Option<Arc<crate::state::ban_store::BanStore>>,
     /// False for `check`: nothing is opened, providers needing live resources are only checked.
     pub serving: bool,
 }
@@ -51,6 +53,7 @@ impl Services {
             limiter: Arc::new(Limiter::Memory(MemoryLimiter::new(1_000_000))),
             bans: Arc::new(Lockout::new(LOCKOUT_MAX_ENTRIES)),
             quotas: Arc::new(QuotaStore::in_memory()),
+            ban_store: None,
             lockout_ips: Arc::new(Lockout::new(LOCKOUT_MAX_ENTRIES)),
             lockout_identities: Arc::new(Lockout::new(LOCKOUT_MAX_ENTRIES)),
             key_store,
@@ -61,6 +64,12 @@ impl Services {
     /// Uses `quotas` for quota counters.
     pub fn with_quotas(mut self, quotas: QuotaStore) -> Self {
         self.quotas = Arc::new(quotas);
+        self
+    }
+
+    /// Persists bans in `store`.
+    pub fn with_ban_store(mut self, store: Option<crate::state::ban_store::BanStore>) -> Self {
+        self.ban_store = store.map(Arc::new);
         self
     }
 

@@ -406,7 +406,7 @@ apis:
 }
 
 #[tokio::test]
-async fn quotas_count_per_period_on_both_backends_and_survive_a_restart() {
+async fn quotas_and_bans_survive_a_restart_and_quotas_count_alike_on_both_backends() {
     use portcullis_gateway::state::quota_store::QuotaStore;
     // The same quota behaviour on both backends.
     let redis = RedisServer::start();
@@ -489,7 +489,19 @@ apis:
         .unwrap()
         .to_owned();
 
-    // Restart: the quota is still used up.
+    // An operator bans another client (a documentation address; it never connects).
+    let body = r#"{"ip": "192.0.2.7", "duration": "1h"}"#;
+    let banned = http_raw(
+        env.admin(),
+        &format!(
+            "POST /bans HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await;
+    assert_eq!(banned.status, 201, "{}", banned.raw);
+
+    // Restart: the quota is still used up and the ban still stands.
     env.gateway.take().unwrap().shutdown().await;
     // The old instance's tasks release the state file as they wind down (a real restart is a
     // new process).

@@ -51,6 +51,7 @@ pub struct RateLimit {
     epoch: Instant,
     waiting: Waiting,
     bans: Option<(Arc<Lockout<IpAddr>>, LockoutPolicy)>,
+    ban_store: Option<Arc<crate::state::ban_store::BanStore>>,
     events: Arc<SecurityEvents>,
     api: Arc<str>,
 }
@@ -183,6 +184,7 @@ impl RateLimit {
             epoch: Instant::now(),
             waiting: Waiting::default(),
             bans: ctx.ban_policy.map(|p| (ctx.services.bans.clone(), p)),
+            ban_store: ctx.services.ban_store.clone(),
             events: ctx.services.events.clone(),
             api: ctx.api.clone(),
         }))
@@ -278,7 +280,12 @@ impl RateLimit {
         let Some((bans, policy)) = &self.bans else {
             return;
         };
-        if let FailureOutcome::LockedOut(_) = bans.fail(&ex.client_ip, policy) {
+        if let FailureOutcome::LockedOut(duration) = bans.fail(&ex.client_ip, policy) {
+            let _ = crate::state::ban_store::persist_ban(
+                self.ban_store.as_ref(),
+                ex.client_ip,
+                duration,
+            );
             self.events.emit(&SecurityEvent {
                 kind: EventKind::Banned,
                 reason: "rate_limit_violations",

@@ -2,6 +2,7 @@
 //! counters and lockouts, and the API key store. The embedded backend keeps counters in process
 //! and persists keys in a redb file; Redis shares rate limits across gateway replicas.
 
+pub mod ban_store;
 pub mod calendar;
 pub mod gcra;
 pub mod key_store;
