@@ -457,3 +457,43 @@ fn auth_warnings_point_at_weak_settings() {
     }
     assert!(!warnings.iter().any(|w| w.contains("default deny")));
 }
+
+#[test]
+fn rate_limit_and_quota_mistakes_are_located_errors() {
+    let route = |extra: &str| {
+        BASE.replace(
+            "      - path: /x\n",
+            &format!("      - path: /x\n        {extra}\n"),
+        )
+    };
+    assert_error(
+        &route("rate_limits: [{ key: [ip], rate: 10/w }]"),
+        13,
+        "rate \"10/w\"",
+    );
+    assert_error(
+        &route("rate_limits: [{ key: [cookie], rate: 10/s }]"),
+        13,
+        "unknown part",
+    );
+    assert_error(
+        &route("rate_limits: [{ key: [ip], rate: 10/s, burts: 5 }]"),
+        13,
+        "unknown field",
+    );
+    assert_error(
+        &route("quotas: [{ key: [ip], limit: 5, per: day, time_zone: Mars/Olympus }]"),
+        13,
+        "known IANA time zone",
+    );
+    assert_error(
+        &route("quotas: [{ key: [ip], limit: 5, per: fortnight }]"),
+        13,
+        "unknown variant",
+    );
+    assert_error(
+        &BASE.replace("listeners:", "state: { backend: redis }\nlisteners:"),
+        1,
+        "needs state.redis",
+    );
+}

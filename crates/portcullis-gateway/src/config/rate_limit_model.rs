@@ -154,9 +154,10 @@ pub struct QuotaConfig {
     pub limit: u64,
     /// `day`, `week` (ISO, Monday first) or `month`.
     pub per: QuotaPeriod,
-    /// Where periods start: `UTC` (default) or a fixed offset such as `+02:00`.
-    #[serde(default = "default_offset")]
-    pub utc_offset: String,
+    /// Where periods start: `UTC` (default), a fixed offset such as `+02:00`, or an IANA time
+    /// zone such as `Europe/Paris` (daylight saving followed).
+    #[serde(default = "default_zone")]
+    pub time_zone: String,
 }
 
 /// A quota period.
@@ -172,6 +173,6 @@ pub enum QuotaPeriod {
     Month,
 }
 
-fn default_offset() -> String {
+fn default_zone() -> String {
     "UTC".into()
 }

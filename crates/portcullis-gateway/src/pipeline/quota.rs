@@ -11,7 +11,7 @@ use super::limit_key::{self, parse_key, KeyPart};
 use super::{Answer, Exchange, Flow, Stage, StageContext, Step};
 use crate::config::model::{ApiConfig, QuotaConfig, QuotaPeriod, RouteConfig};
 use crate::problem::Refusal;
-use crate::state::calendar::{self, parse_offset, Period};
+use crate::state::calendar::{self, parse_zone, Period, Zone};
 use crate::state::limiter::Limiter;
 use crate::state::quota_store::QuotaStore;
 
@@ -20,7 +20,7 @@ struct Quota {
     key: Vec<KeyPart>,
     limit: u64,
     period: Period,
-    offset: i64,
+    zone: Zone,
 }
 
 /// The quota stage of one route.
@@ -47,7 +47,7 @@ impl Quotas {
             for (i, c) in configs.iter().enumerate() {
                 let here = |m: String| (format!("{at}.{i}"), m);
                 let key = parse_key(&c.key).map_err(here)?;
-                let offset = parse_offset(&c.utc_offset).map_err(here)?;
+                let zone = parse_zone(&c.time_zone).map_err(here)?;
                 if c.limit == 0 {
                     return Err(here("limit must be at least 1".into()));
                 }
@@ -69,7 +69,7 @@ impl Quotas {
                     key,
                     limit: c.limit,
                     period,
-                    offset,
+                    zone,
                 });
             }
         }
@@ -96,7 +96,7 @@ impl Stage for Quotas {
             .quotas
             .iter()
             .map(|q| {
-                let (period_id, end) = calendar::current(q.period, now, q.offset);
+                let (period_id, end) = calendar::current_in(q.period, now, &q.zone);
                 let mut key = limit_key::build(&q.counter, &q.key, &self.route, ex);
                 key.push('|');
                 key.push_str(&period_id);

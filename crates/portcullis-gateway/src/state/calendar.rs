@@ -1,6 +1,7 @@
-//! Calendar periods for quotas: day, ISO week (Monday first) and month, in UTC or at a fixed UTC
-//! offset. A period has an id (part of the counter key, so a new period starts from zero) and an
-//! end (when its counter expires).
+//! Calendar periods for quotas: day, ISO week (Monday first) and month, in UTC, at a fixed UTC
+//! offset or in a named time zone (IANA, with daylight saving; the tz database is bundled). A
+//! period has an id (part of the counter key, so a new period starts from zero) and an end (when
+//! its counter expires): the next local midnight that starts a period.
 
 /// A quota period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,13 +14,33 @@ pub enum Period {
     Month,
 }
 
+/// Where periods start.
+#[derive(Debug, Clone)]
+pub enum Zone {
+    /// A fixed offset, seconds east of UTC.
+    Offset(i64),
+    /// A named time zone.
+    Named(jiff::tz::TimeZone),
+}
+
+/// Parses `UTC`, `+HH:MM`, `-HH:MM` or an IANA name such as `Europe/Paris`.
+pub fn parse_zone(text: &str) -> Result<Zone, String> {
+    let t = text.trim();
+    if t.starts_with('+') || t.starts_with('-') || t.eq_ignore_ascii_case("utc") || t == "Z" {
+        return parse_offset(t).map(Zone::Offset);
+    }
+    jiff::tz::TimeZone::get(t).map(Zone::Named).map_err(|_| {
+        format!("time_zone {text:?}: not UTC, +HH:MM/-HH:MM or a known IANA time zone")
+    })
+}
+
 /// Parses `UTC`, `Z`, `+HH:MM` or `-HH:MM` into seconds east of UTC.
 pub fn parse_offset(text: &str) -> Result<i64, String> {
     let t = text.trim();
     if t.eq_ignore_ascii_case("utc") || t == "Z" {
         return Ok(0);
     }
-    let err = || format!("utc_offset {text:?}: write UTC or +HH:MM / -HH:MM");
+    let err = || format!("time_zone {text:?}: write UTC, +HH:MM / -HH:MM or an IANA name");
     let (sign, rest) = match t.as_bytes().first() {
         Some(b'+') => (1, &t[1..]),
         Some(b'-') => (-1, &t[1..]),
@@ -57,10 +78,37 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-/// The period containing `now` (Unix seconds): its id and its end (Unix seconds).
-pub fn current(period: Period, now: i64, offset: i64) -> (String, i64) {
-    let day = (now + offset).div_euclid(86_400);
-    let (id, end_day) = match period {
+/// The period containing `now` (Unix seconds) in `zone`: its id and its end (Unix seconds).
+pub fn current_in(period: Period, now: i64, zone: &Zone) -> (String, i64) {
+    let tz = match zone {
+        Zone::Offset(offset) => return current(period, now, *offset),
+        Zone::Named(tz) => tz,
+    };
+    // The local civil day, as a day number, then the same arithmetic as for offsets; the end is
+    // the local midnight that starts the next period, resolved in the zone (DST included).
+    let local = jiff::Timestamp::from_second(now)
+        .map(|ts| ts.to_zoned_datetime(tz.clone()).date())
+        .map(|d| {
+            days_from_civil(
+                i64::from(d.year()),
+                i64::from(d.month()),
+                i64::from(d.day()),
+            )
+        })
+        .unwrap_or_else(|_| now.div_euclid(86_400));
+    let (id, end_day) = period_of_day(period, local);
+    let (y, m, d) = civil_from_days(end_day);
+    let end = i16::try_from(y)
+        .ok()
+        .and_then(|y| jiff::civil::Date::new(y, m as i8, d as i8).ok())
+        .and_then(|date| date.to_zoned_datetime(tz.clone()).ok())
+        .map_or(end_day * 86_400, |z| z.timestamp().as_second());
+    (id, end)
+}
+
+/// A period's id and the day number that follows it, for the day number `day`.
+fn period_of_day(period: Period, day: i64) -> (String, i64) {
+    match period {
         Period::Day => {
             let (y, m, d) = civil_from_days(day);
             (format!("{y:04}-{m:02}-{d:02}"), day + 1)
@@ -75,7 +123,13 @@ pub fn current(period: Period, now: i64, offset: i64) -> (String, i64) {
             let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
             (format!("{y:04}-{m:02}"), days_from_civil(ny, nm, 1))
         }
-    };
+    }
+}
+
+/// The period containing `now` (Unix seconds) at a fixed `offset`: its id and its end.
+pub fn current(period: Period, now: i64, offset: i64) -> (String, i64) {
+    let day = (now + offset).div_euclid(86_400);
+    let (id, end_day) = period_of_day(period, day);
     (id, end_day * 86_400 - offset)
 }
 
@@ -110,6 +164,24 @@ mod tests {
             days_from_civil(2027, 1, 1) * 86_400
         );
         assert_eq!(civil_from_days(days_from_civil(2024, 2, 29)), (2024, 2, 29));
+    }
+
+    #[test]
+    fn named_zones_follow_daylight_saving() {
+        let paris = parse_zone("Europe/Paris").unwrap();
+        // 2026-11-23T22:30Z is 23:30 in Paris (UTC+1 in winter): still the 23rd; it ends at
+        // midnight Paris time, 23:00Z.
+        assert_eq!(
+            current_in(Period::Day, NOW, &paris),
+            ("2026-11-23".into(), 1_795_474_800)
+        );
+        // 2026-03-29 has 23 hours in Paris: the day starting at 2026-03-29T00:00+01:00 ends at
+        // 2026-03-30T00:00+02:00.
+        let (id, end) = current_in(Period::Day, 1_774_742_400, &paris);
+        assert_eq!(id, "2026-03-29");
+        assert_eq!(end, 1_774_821_600);
+        assert!(parse_zone("Mars/Olympus_Mons").is_err());
+        assert!(matches!(parse_zone("UTC"), Ok(Zone::Offset(0))));
     }
 
     #[test]
