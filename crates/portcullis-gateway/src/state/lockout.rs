@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -45,6 +46,9 @@ pub enum FailureOutcome {
 pub struct Lockout<K> {
     entries: Mutex<Table<K>>,
     max_entries: usize,
+    /// Entries held, updated after each change: a lookup on an empty table (the usual case for
+    /// bans) takes no lock.
+    len_hint: AtomicUsize,
 }
 
 struct Table<K> {
@@ -65,11 +69,15 @@ impl<K: Hash + Eq + Clone> Lockout<K> {
                 last_sweep: None,
             }),
             max_entries,
+            len_hint: AtomicUsize::new(0),
         }
     }
 
     /// Time left on `source`'s lockout, if it is locked.
     pub fn locked(&self, source: &K) -> Option<Duration> {
+        if self.len_hint.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let until = entries.map.get(source)?.locked_until?;
         until
@@ -94,13 +102,22 @@ impl<K: Hash + Eq + Clone> Lockout<K> {
                 }
             }
         }
-        let e = map.entry(source.clone()).or_insert(Entry {
-            failures: 0,
-            window_start: now,
-            locked_until: None,
-            strikes: 0,
-            last_seen: now,
-        });
+        if !map.contains_key(source) {
+            map.insert(
+                source.clone(),
+                Entry {
+                    failures: 0,
+                    window_start: now,
+                    locked_until: None,
+                    strikes: 0,
+                    last_seen: now,
+                },
+            );
+            self.len_hint.store(map.len(), Ordering::Relaxed);
+        }
+        let Some(e) = map.get_mut(source) else {
+            return FailureOutcome::Counted;
+        };
         e.last_seen = now;
         if now.duration_since(e.window_start) > policy.window {
             e.failures = 0;
@@ -135,16 +152,16 @@ impl<K: Hash + Eq + Clone> Lockout<K> {
         });
         e.locked_until = Some(now + duration);
         e.last_seen = now;
+        self.len_hint.store(table.map.len(), Ordering::Relaxed);
     }
 
     /// Lifts `source`'s lockout and forgets its history; false when it was not locked.
     pub fn unban(&self, source: &K) -> bool {
         let mut table = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        match table.map.remove(source) {
-            Some(e) => e.locked_until.is_some_and(|u| u > now),
-            None => false,
-        }
+        let removed = table.map.remove(source);
+        self.len_hint.store(table.map.len(), Ordering::Relaxed);
+        removed.is_some_and(|e| e.locked_until.is_some_and(|u| u > now))
     }
 
     /// Every locked source with the time it has left.
