@@ -537,3 +537,58 @@ apis:
     assert_eq!(reset.json()["was_set"], true, "{}", reset.raw);
     assert_eq!(get(env.http(), "/echo/x", client).await.status, 200);
 }
+
+#[tokio::test]
+async fn lockouts_are_shared_by_replicas_through_redis() {
+    use portcullis_gateway::auth::api_key;
+    let redis = RedisServer::start();
+    let api = demo_api().await;
+    let pepper = "shared-lockout-pepper-0123";
+    let (prefix, key) = api_key::generate();
+    let yaml = format!(
+        "{listeners}state: {{ backend: redis, redis: {{ url: \"{url}\", prefix: l{port} }} }}
+upstreams:
+  main: {{ targets: [\"http://{api}\"] }}
+apis:
+  - name: test
+    upstream: main
+    auth:
+      lockout: {{ max_failures: 4, window: 1m, lockout: 30s }}
+      providers:
+        keys:
+          api_key:
+            pepper: ${{file:pepper}}
+            keys: [{{ prefix: {prefix}, hash: {hash}, owner: acme }}]
+    routes:
+      - {{ path: /echo/*, methods: [GET] }}
+",
+        listeners = listeners_yaml(),
+        url = redis.url(),
+        port = redis.port,
+        hash = api_key::hash(pepper.as_bytes(), &key),
+    );
+    let a = Env::start_with_files(&yaml, &[("pepper", pepper)]).await;
+    let b = Env::start_with_files(&yaml, &[("pepper", pepper)]).await;
+    let bad = format!("X-Api-Key: pck_{}_{}\r\n", "z".repeat(12), "x".repeat(32));
+    // Two failures on each replica: neither alone reaches the threshold of 4.
+    for env in [&a, &b, &a, &b] {
+        assert_eq!(get(env.http(), "/echo/x", &bad).await.status, 401);
+    }
+    let good = format!("X-Api-Key: {key}\r\n");
+    // B recorded the 4th failure: Redis locks the client, and B refuses it at once.
+    let locked_on_b = eventually(Duration::from_secs(5), || async {
+        get(b.http(), "/echo/x", &good).await.status == 429
+    })
+    .await;
+    assert!(locked_on_b, "the shared count (4) locked the client out");
+    // A has seen only 2 failures itself; its next failure is answered from the shared lock, so
+    // A learns it (one more guess per replica at most, and successes never call Redis).
+    assert_eq!(get(a.http(), "/echo/x", &bad).await.status, 401);
+    let locked = eventually(Duration::from_secs(5), || async {
+        get(a.http(), "/echo/x", &good).await.status == 429
+    })
+    .await;
+    assert!(locked, "replica A refuses the locked client too");
+    // Replica A learnt the lock from Redis; it answers without asking again.
+    assert_eq!(get(a.http(), "/echo/x", &good).await.status, 429);
+}

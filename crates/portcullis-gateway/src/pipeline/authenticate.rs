@@ -32,6 +32,7 @@ pub struct Authenticate {
     events: Arc<SecurityEvents>,
     lockout_ips: Arc<Lockout<IpAddr>>,
     lockout_identities: Arc<Lockout<String>>,
+    limiter: Arc<crate::state::limiter::Limiter>,
 }
 
 /// A credential copied out of the request, for verification that has to wait.
@@ -99,6 +100,7 @@ impl Authenticate {
             events: ctx.services.events.clone(),
             lockout_ips: ctx.services.lockout_ips.clone(),
             lockout_identities: ctx.services.lockout_identities.clone(),
+            limiter: ctx.services.limiter.clone(),
         })
     }
 
@@ -170,6 +172,20 @@ impl Authenticate {
                 let name = provider.name();
                 if f.counts {
                     let policy = &self.auth.lockout;
+                    self.limiter.share_failure(
+                        &self.lockout_ips,
+                        ex.client_ip,
+                        format!("ip:{}", ex.client_ip),
+                        *policy,
+                    );
+                    if let Some(c) = &claimed {
+                        self.limiter.share_failure(
+                            &self.lockout_identities,
+                            c.clone(),
+                            format!("id:{c}"),
+                            *policy,
+                        );
+                    }
                     if let FailureOutcome::LockedOut(_) =
                         self.lockout_ips.fail(&ex.client_ip, policy)
                     {

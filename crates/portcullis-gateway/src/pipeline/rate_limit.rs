@@ -280,6 +280,8 @@ impl RateLimit {
         let Some((bans, policy)) = &self.bans else {
             return;
         };
+        self.limiter
+            .share_failure(bans, ex.client_ip, format!("ban:{}", ex.client_ip), *policy);
         if let FailureOutcome::LockedOut(duration) = bans.fail(&ex.client_ip, policy) {
             let _ = crate::state::ban_store::persist_ban(
                 self.ban_store.as_ref(),

@@ -85,6 +85,34 @@ impl Limiter {
         }
     }
 
+    /// Shares a failure of `source` with the other replicas (Redis backend only): when the
+    /// shared count locks the source, `local` learns the lock, so this replica refuses it too
+    /// without asking Redis on every request. Runs in the background; successes never call out.
+    pub fn share_failure<K>(
+        self: &std::sync::Arc<Self>,
+        local: &std::sync::Arc<super::lockout::Lockout<K>>,
+        key: K,
+        source: String,
+        policy: super::lockout::LockoutPolicy,
+    ) where
+        K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+    {
+        if !matches!(**self, Self::Redis(_)) {
+            return;
+        }
+        let (limiter, local) = (self.clone(), local.clone());
+        tokio::spawn(async move {
+            let Self::Redis(redis) = &*limiter else {
+                return;
+            };
+            match redis.record_failure(&source, &policy).await {
+                Ok(Some(left)) => local.ban(&key, left),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(event = "shared_lockout_failed", "{e}"),
+            }
+        });
+    }
+
     /// Decides one request for `key`.
     pub async fn check(&self, key: &str, policy: &Policy) -> Result<Decision, RedisLimitError> {
         match self {

@@ -40,6 +40,23 @@ redis.call('EXPIREAT', KEYS[1], ARGV[2])
 return {1, used}
 ";
 
+/// A failure counted for a source shared by every replica: returns the lock time left in ms
+/// (0: not locked). Escalation doubles per strike, up to the longest lock.
+const FAILURE_LUA: &str = r"
+local left = redis.call('PTTL', KEYS[2])
+if left > 0 then return left end
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+if n < tonumber(ARGV[2]) then return 0 end
+redis.call('DEL', KEYS[1])
+local strikes = redis.call('INCR', KEYS[3])
+redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[4]) * 2)
+local lock = tonumber(ARGV[3]) * (2 ^ math.min(strikes - 1, 20))
+if lock > tonumber(ARGV[4]) then lock = tonumber(ARGV[4]) end
+redis.call('SET', KEYS[2], '1', 'PX', math.floor(lock))
+return math.floor(lock)
+";
+
 /// Why Redis did not answer.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -57,6 +74,7 @@ pub struct RedisLimiter {
     connection: ConnectionManager,
     script: Script,
     quota_script: Script,
+    failure_script: Script,
     prefix: String,
     timeout: Duration,
 }
@@ -76,6 +94,7 @@ impl RedisLimiter {
             connection,
             script: Script::new(GCRA_LUA),
             quota_script: Script::new(QUOTA_LUA),
+            failure_script: Script::new(FAILURE_LUA),
             prefix: prefix.to_owned(),
             timeout,
         })
@@ -100,6 +119,31 @@ impl RedisLimiter {
             .map_err(|_| RedisLimitError::Timeout(self.timeout))?
             .map_err(|e| RedisLimitError::Redis(e.to_string()))?;
         Ok((allowed == 1, used))
+    }
+
+    /// Counts a failure (failed authentication, rate-limit refusal) of `source` in the shared
+    /// store; returns the lock time left when the source is locked across replicas.
+    pub async fn record_failure(
+        &self,
+        source: &str,
+        policy: &super::lockout::LockoutPolicy,
+    ) -> Result<Option<Duration>, RedisLimitError> {
+        let mut conn = self.connection.clone();
+        let base = format!("{}:lockout:{source}", self.prefix);
+        let mut invocation = self.failure_script.key(format!("{base}:n"));
+        invocation
+            .key(format!("{base}:lock"))
+            .key(format!("{base}:strikes"))
+            .arg(policy.window.as_millis() as u64)
+            .arg(policy.max_failures)
+            .arg(policy.lockout.as_millis() as u64)
+            .arg(policy.max_lockout.as_millis() as u64);
+        let call = invocation.invoke_async::<u64>(&mut conn);
+        let left = tokio::time::timeout(self.timeout, call)
+            .await
+            .map_err(|_| RedisLimitError::Timeout(self.timeout))?
+            .map_err(|e| RedisLimitError::Redis(e.to_string()))?;
+        Ok((left > 0).then(|| Duration::from_millis(left)))
     }
 
     /// Resets a quota counter; false when there was none.
