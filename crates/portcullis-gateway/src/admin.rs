@@ -62,6 +62,7 @@ pub async fn serve(tcp: TcpListener, state: AdminState, mut shutdown: watch::Rec
             axum::routing::delete(crate::admin_bans::unban),
         )
         .route("/quotas", get(crate::admin_quotas::list))
+        .route("/quotas/usage", post(crate::admin_quotas::usage))
         .route("/quotas/reset", post(crate::admin_quotas::reset))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
     let app = Router::new()

@@ -1,6 +1,7 @@
 //! Admin API for quotas (behind the admin token):
 //!
 //! - `GET /quotas` lists the counters of unfinished periods (embedded backend): key, used, end;
+//! - `POST /quotas/usage` `{"key": "..."}` shows one counter (both backends);
 //! - `POST /quotas/reset` `{"key": "..."}` resets one counter (both backends).
 
 use axum::extract::State;
@@ -12,7 +13,7 @@ use serde_json::json;
 
 use crate::admin::AdminState;
 
-/// Body of a reset request.
+/// Body of a usage or reset request.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
@@ -25,7 +26,7 @@ pub async fn list(State(state): State<AdminState>) -> Response {
     if services.limiter.backend() == "redis" {
         return (
             StatusCode::NOT_IMPLEMENTED,
-            Json(json!({"status": 501, "detail": "listing quotas is only available on the embedded backend; reset works by key"})),
+            Json(json!({"status": 501, "detail": "listing quotas needs the embedded backend; on Redis, POST /quotas/usage and /quotas/reset work by key"})),
         )
             .into_response();
     }
@@ -37,6 +38,32 @@ pub async fn list(State(state): State<AdminState>) -> Response {
         .map(|(key, used, end)| json!({"key": key, "used": used, "resets_at": end}))
         .collect();
     Json(json!({"quotas": quotas})).into_response()
+}
+
+/// `POST /quotas/usage`.
+pub async fn usage(State(state): State<AdminState>, Json(body): Json<ResetRequest>) -> Response {
+    let services = state.reloader.services();
+    match services
+        .limiter
+        .quota_usage(&services.quotas, &body.key)
+        .await
+    {
+        Ok(Some((used, end))) => {
+            Json(json!({"key": body.key, "used": used, "resets_at": end})).into_response()
+        }
+        Ok(None) => (
+            StatusCode::NOT_FOUND,
+            Json(
+                json!({"status": 404, "detail": "no counter with this key in the current period"}),
+            ),
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": 503, "detail": e.to_string()})),
+        )
+            .into_response(),
+    }
 }
 
 /// `POST /quotas/reset`.

@@ -489,6 +489,17 @@ apis:
         .unwrap()
         .to_owned();
 
+    let body = format!("{{\"key\": {}}}", serde_json::Value::from(key.clone()));
+    let usage = http_raw(
+        env.admin(),
+        &format!(
+            "POST /quotas/usage HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await;
+    assert_eq!(usage.json()["used"], 3, "{}", usage.raw);
+
     // An operator bans another client (a documentation address; it never connects).
     let body = r#"{"ip": "192.0.2.7", "duration": "1h"}"#;
     let banned = http_raw(

@@ -12,6 +12,13 @@ pub enum QuotasCommand {
         #[command(flatten)]
         admin: Admin,
     },
+    /// Show one counter (both backends).
+    Show {
+        #[command(flatten)]
+        admin: Admin,
+        /// The counter key.
+        key: String,
+    },
     /// Reset one counter (its key as `list` shows it).
     Reset {
         #[command(flatten)]
@@ -25,6 +32,11 @@ pub enum QuotasCommand {
 pub fn run(command: QuotasCommand) -> anyhow::Result<()> {
     let answer = match command {
         QuotasCommand::List { admin } => admin.call("GET", "/quotas", "")?,
+        QuotasCommand::Show { admin, key } => admin.call(
+            "POST",
+            "/quotas/usage",
+            &serde_json::json!({ "key": key }).to_string(),
+        )?,
         QuotasCommand::Reset { admin, key } => admin.call(
             "POST",
             "/quotas/reset",

@@ -73,6 +73,18 @@ impl Limiter {
         }
     }
 
+    /// A quota counter's use so far and its end (Unix seconds), if it exists.
+    pub async fn quota_usage(
+        &self,
+        store: &QuotaStore,
+        key: &str,
+    ) -> Result<Option<(u64, i64)>, RedisLimitError> {
+        match self {
+            Self::Memory(_) => Ok(store.usage(key)),
+            Self::Redis(r) => r.quota_usage(key).await,
+        }
+    }
+
     /// Resets a quota counter; false when there was none.
     pub async fn reset_quota(
         &self,

@@ -76,6 +76,15 @@ impl QuotaStore {
         (true, used)
     }
 
+    /// One counter's use and end, if it exists.
+    pub fn usage(&self, key: &str) -> Option<Usage> {
+        self.counts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .copied()
+    }
+
     /// Counters of unfinished periods: (key, used, end).
     pub fn list(&self, now: i64) -> Vec<(String, u64, i64)> {
         let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());

@@ -146,6 +146,20 @@ impl RedisLimiter {
         Ok((left > 0).then(|| Duration::from_millis(left)))
     }
 
+    /// A quota counter's use so far and its end (Unix seconds), if it exists.
+    pub async fn quota_usage(&self, key: &str) -> Result<Option<(u64, i64)>, RedisLimitError> {
+        let mut conn = self.connection.clone();
+        let full = format!("{}:quota:{key}", self.prefix);
+        let mut pipe = redis::pipe();
+        pipe.cmd("GET").arg(&full).cmd("EXPIRETIME").arg(&full);
+        let call = pipe.query_async::<(Option<u64>, i64)>(&mut conn);
+        let (used, end) = tokio::time::timeout(self.timeout, call)
+            .await
+            .map_err(|_| RedisLimitError::Timeout(self.timeout))?
+            .map_err(|e| RedisLimitError::Redis(e.to_string()))?;
+        Ok(used.map(|u| (u, end)))
+    }
+
     /// Resets a quota counter; false when there was none.
     pub async fn reset_quota(&self, key: &str) -> Result<bool, RedisLimitError> {
         let mut conn = self.connection.clone();
