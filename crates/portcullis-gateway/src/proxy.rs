@@ -376,7 +376,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// Writes a stage's answer: its refusal plus the headers it asked for.
-    fn answer(&self, answer: Answer, route: Option<&Route>) -> Response<ProxyBody> {
+    fn answer(self, answer: Answer, route: Option<&Route>) -> Response<ProxyBody> {
         let mut resp = self.refuse(answer.refusal, route, None);
         for (name, value) in answer.headers {
             resp.headers_mut().append(name, value);
@@ -385,7 +385,7 @@ impl Ctx<'_> {
     }
 
     fn refuse(
-        &self,
+        self,
         refusal: Refusal,
         route: Option<&Route>,
         allow: Option<HeaderValue>,
@@ -414,7 +414,7 @@ impl Ctx<'_> {
         )
     }
 
-    fn finish(&self, mut resp: Response<ProxyBody>, outcome: Outcome<'_>) -> Response<ProxyBody> {
+    fn finish(self, mut resp: Response<ProxyBody>, outcome: Outcome<'_>) -> Response<ProxyBody> {
         let headers = resp.headers_mut();
         self.rt.security_headers.apply(headers, self.conn.tls);
         headers.insert(X_REQUEST_ID.clone(), self.request_id.header());
@@ -431,8 +431,8 @@ impl Ctx<'_> {
             },
             listener: self.conn.listener.clone(),
             protocol: version_str(self.version),
-            method: self.method.clone(),
-            path: self.uri.clone(),
+            method: self.method,
+            path: self.uri,
             status,
             api: outcome.route.map(|r| r.api.clone()),
             route: outcome.route.map(|r| r.name.clone()),
