@@ -73,9 +73,11 @@ impl std::error::Error for BodyError {
     }
 }
 
-/// A client's request body on its way upstream, bounded in size and time.
+/// A client's request body on its way upstream, bounded in size and time; or a body already
+/// read whole (a stage judged it).
 pub struct RequestBody {
     inner: Option<Incoming>,
+    read: Option<Bytes>,
     remaining: u64,
     deadline: Option<Pin<Box<Sleep>>>,
 }
@@ -85,8 +87,17 @@ impl RequestBody {
     pub fn empty() -> Self {
         Self {
             inner: None,
+            read: None,
             remaining: 0,
             deadline: None,
+        }
+    }
+
+    /// A body read whole earlier.
+    pub fn full(bytes: Bytes) -> Self {
+        Self {
+            read: Some(bytes).filter(|b| !b.is_empty()),
+            ..Self::empty()
         }
     }
 
@@ -97,6 +108,7 @@ impl RequestBody {
         }
         Self {
             inner: Some(incoming),
+            read: None,
             remaining: limit,
             deadline: Some(Box::pin(tokio::time::sleep_until(deadline))),
         }
@@ -112,6 +124,9 @@ impl Body for RequestBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let this = &mut *self;
+        if let Some(bytes) = this.read.take() {
+            return Poll::Ready(Some(Ok(Frame::data(bytes))));
+        }
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(None);
         };
@@ -146,10 +161,13 @@ impl Body for RequestBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.as_ref().is_none_or(Body::is_end_stream)
+        self.read.is_none() && self.inner.as_ref().is_none_or(Body::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
+        if let Some(bytes) = &self.read {
+            return SizeHint::with_exact(bytes.len() as u64);
+        }
         self.inner
             .as_ref()
             .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
@@ -204,6 +222,11 @@ impl ProxyBody {
     /// Attaches the access-log entry that is written when this body is done.
     pub fn attach(&mut self, entry: Box<PendingEntry>) {
         self.pending = Some(entry);
+    }
+
+    /// Whether the body comes from an upstream (rather than being written by the gateway).
+    pub fn is_upstream(&self) -> bool {
+        matches!(self.inner, Inner::Upstream(_))
     }
 
     /// Keeps `guard` (an in-flight slot) until the response is done or abandoned.

@@ -53,6 +53,12 @@ struct BackendFailureLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct MaskLabels {
+    api: String,
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
 }
@@ -77,6 +83,7 @@ pub struct Metrics {
     security_events: Family<EventLabels, Counter>,
     events_dropped: Counter,
     limiter_failures: Family<BackendFailureLabels, Counter>,
+    masked: Family<MaskLabels, Counter>,
 }
 
 /// Handles for one route (or for requests that matched none).
@@ -115,6 +122,12 @@ impl Metrics {
         let security_events = Family::<EventLabels, Counter>::default();
         let events_dropped = Counter::default();
         let limiter_failures = Family::<BackendFailureLabels, Counter>::default();
+        let masked = Family::<MaskLabels, Counter>::default();
+        registry.register(
+            "pii_masked_values",
+            "Values masked in responses (personal data, secrets), by API and kind",
+            masked.clone(),
+        );
         registry.register(
             "rate_limit_backend_failures",
             "Rate-limit checks the backend could not answer, by backend and what was done (open: allowed, closed: refused)",
@@ -177,6 +190,7 @@ impl Metrics {
             security_events,
             events_dropped,
             limiter_failures,
+            masked,
         }
     }
 
@@ -248,6 +262,16 @@ impl Metrics {
         self.security_events
             .get_or_create(&EventLabels { kind, reason })
             .inc();
+    }
+
+    /// Counts `n` values of `kind` masked in a response of `api`.
+    pub fn pii_masked(&self, api: &str, kind: &'static str, n: u64) {
+        self.masked
+            .get_or_create(&MaskLabels {
+                api: api.to_owned(),
+                kind,
+            })
+            .inc_by(n);
     }
 
     /// Counts a rate-limit check the backend could not answer.

@@ -61,11 +61,21 @@ pub enum Refusal {
     UpstreamError,
     /// The gateway itself failed; details are in the log.
     Internal,
+    /// Parameters or body do not match the API's OpenAPI contract (the body lists where).
+    InvalidRequest,
+    /// The body's content type is not one the operation documents.
+    UnsupportedMediaType,
+    /// The operation's sunset date has passed.
+    Sunset,
+    /// The upstream's response did not match the spec and was refused.
+    InvalidResponse,
+    /// The upstream answered with a status the spec does not document; its body was replaced.
+    UndocumentedResponse,
 }
 
 impl Refusal {
     /// Every refusal, for docs and tests.
-    pub const ALL: [Refusal; 22] = [
+    pub const ALL: [Refusal; 27] = [
         Self::NotFound,
         Self::MethodNotAllowed,
         Self::BadRequest,
@@ -88,6 +98,11 @@ impl Refusal {
         Self::UpstreamTimeout,
         Self::UpstreamError,
         Self::Internal,
+        Self::InvalidRequest,
+        Self::UnsupportedMediaType,
+        Self::Sunset,
+        Self::InvalidResponse,
+        Self::UndocumentedResponse,
     ];
 
     /// HTTP status of this refusal.
@@ -111,6 +126,10 @@ impl Refusal {
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::UpstreamError => StatusCode::BAD_GATEWAY,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::InvalidRequest => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Sunset => StatusCode::GONE,
+            Self::InvalidResponse | Self::UndocumentedResponse => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -139,6 +158,11 @@ impl Refusal {
             Self::UpstreamTimeout => "upstream-timeout",
             Self::UpstreamError => "upstream-error",
             Self::Internal => "internal-error",
+            Self::InvalidRequest => "invalid-request",
+            Self::UnsupportedMediaType => "unsupported-media-type",
+            Self::Sunset => "sunset",
+            Self::InvalidResponse => "invalid-response",
+            Self::UndocumentedResponse => "undocumented-response",
         }
     }
 
@@ -167,6 +191,11 @@ impl Refusal {
             Self::UpstreamTimeout => "Upstream service timed out",
             Self::UpstreamError => "Upstream service failed",
             Self::Internal => "Internal gateway error",
+            Self::InvalidRequest => "Request does not match the API contract",
+            Self::UnsupportedMediaType => "Content type not accepted by this operation",
+            Self::Sunset => "This operation has been retired",
+            Self::InvalidResponse => "Upstream response refused",
+            Self::UndocumentedResponse => "Upstream response not documented",
         }
     }
 
@@ -183,12 +212,26 @@ impl Refusal {
 
     /// Like [`Refusal::respond`] with another status (masking keeps the upstream's 5xx code).
     pub fn respond_with_status(self, status: StatusCode, request_id: &str) -> Response<ProxyBody> {
-        let body = serde_json::json!({
+        self.respond_with_errors(status, request_id, None)
+    }
+
+    /// Like [`Refusal::respond_with_status`], with an `errors` member (validation failures:
+    /// pointers and reasons, never the offending values).
+    pub fn respond_with_errors(
+        self,
+        status: StatusCode,
+        request_id: &str,
+        errors: Option<&serde_json::Value>,
+    ) -> Response<ProxyBody> {
+        let mut body = serde_json::json!({
             "type": self.type_uri(),
             "title": self.title(),
             "status": status.as_u16(),
             "request_id": request_id,
         });
+        if let (Some(errors), Some(map)) = (errors, body.as_object_mut()) {
+            map.insert("errors".to_owned(), errors.clone());
+        }
         let bytes = Bytes::from(body.to_string());
         let mut resp = Response::new(ProxyBody::full(bytes));
         *resp.status_mut() = status;

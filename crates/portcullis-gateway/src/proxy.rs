@@ -17,7 +17,7 @@ use crate::access_log::{AccessLog, PendingEntry, Record};
 use crate::body::{BodyFailure, ProxyBody, RequestBody};
 use crate::forwarding::{self, Forwarding, RequestId, X_REQUEST_ID};
 use crate::metrics::{Metrics, RouteMetrics};
-use crate::pipeline::{Answer, Exchange, Flow, Step};
+use crate::pipeline::{Answer, Exchange, Flow, Stage, Step};
 use crate::problem::Refusal;
 use crate::request_guard;
 use crate::route::RouteMatch;
@@ -139,6 +139,7 @@ async fn serve(
     forwarding::strip_hop_by_hop(&mut parts.headers);
     let response_headers;
     let guards;
+    let mut read_body = None;
     {
         let mut exchange = Exchange::new(
             &mut parts,
@@ -156,13 +157,26 @@ async fn serve(
                 return ctx.answer(answer, Some(&route));
             }
         }
-        response_headers = std::mem::take(&mut exchange.response_headers);
-        guards = std::mem::take(&mut exchange.guards);
-    }
-    if let Some(len) = content_length(&parts.headers) {
-        if len > route.max_body_bytes {
+        if content_length(&exchange.request.headers).is_some_and(|l| l > route.max_body_bytes) {
             return ctx.refuse(Refusal::PayloadTooLarge, Some(&route), None);
         }
+        if route.reads_request_body {
+            let deadline = started + rt.limits.request_timeout;
+            let body = match read_request_body(unread.take(), route.max_body_bytes, deadline).await
+            {
+                Ok(b) => b,
+                Err(refusal) => return ctx.refuse(refusal, Some(&route), None),
+            };
+            for stage in &route.stages {
+                if let Flow::Respond(mut answer) = stage.on_request_body(&mut exchange, &body) {
+                    answer.headers.append(&mut exchange.response_headers);
+                    return ctx.answer(answer, Some(&route));
+                }
+            }
+            read_body = Some(body);
+        }
+        response_headers = std::mem::take(&mut exchange.response_headers);
+        guards = std::mem::take(&mut exchange.guards);
     }
 
     // Build the upstream request head.
@@ -189,14 +203,15 @@ async fn serve(
     });
     let path_and_query = rewrite_path(&parts, route.strip_prefix.as_deref());
 
-    let Some(body) = unread.take() else {
-        return ctx.refuse(Refusal::Internal, Some(&route), None);
+    let request_body = match (read_body, unread.take()) {
+        (Some(bytes), _) => RequestBody::full(bytes),
+        (None, Some(body)) => RequestBody::limited(
+            body,
+            route.max_body_bytes,
+            started + rt.limits.request_timeout,
+        ),
+        (None, None) => return ctx.refuse(Refusal::Internal, Some(&route), None),
     };
-    let request_body = RequestBody::limited(
-        body,
-        route.max_body_bytes,
-        started + rt.limits.request_timeout,
-    );
     // Retries go to another target (a pooled connection that went stale is already retried by
     // the client), so a single-target upstream never pays for keeping a copy of the headers.
     let retryable = is_idempotent(&parts.method)
@@ -293,6 +308,37 @@ async fn serve(
         for stage in &route.stages {
             stage.on_response(&exchange, &mut response);
         }
+        if response.body().is_upstream() {
+            let (mut head, body) = response.into_parts();
+            let readers: Vec<&dyn Stage> = route
+                .stages
+                .iter()
+                .map(|s| &**s)
+                .filter(|s| s.reads_response_body(&exchange, &head))
+                .collect();
+            if readers.is_empty() {
+                response = Response::from_parts(head, body);
+            } else {
+                let deadline = Instant::now() + rt.limits.request_timeout;
+                let mut bytes =
+                    match read_response_body(body, route.max_response_bytes, deadline).await {
+                        Ok(b) => b,
+                        Err(refusal) => return ctx.refuse(refusal, Some(&route), None),
+                    };
+                for stage in readers {
+                    if let Flow::Respond(answer) =
+                        stage.on_response_body(&exchange, &mut head, &mut bytes)
+                    {
+                        return ctx.answer(answer, Some(&route));
+                    }
+                }
+                head.headers.insert(
+                    header::CONTENT_LENGTH,
+                    HeaderValue::from(bytes.len() as u64),
+                );
+                response = Response::from_parts(head, ProxyBody::full(bytes));
+            }
+        }
     }
     for (name, value) in response_headers {
         response.headers_mut().append(name, value);
@@ -309,6 +355,43 @@ async fn serve(
             decision: "allow",
         },
     )
+}
+
+/// Reads a request body whole (a stage judges it), bounded by the route's limit and the
+/// request deadline.
+async fn read_request_body(
+    body: Option<Incoming>,
+    limit: u64,
+    deadline: Instant,
+) -> Result<bytes::Bytes, Refusal> {
+    let Some(body) = body else {
+        return Ok(bytes::Bytes::new());
+    };
+    let limited = RequestBody::limited(body, limit, deadline);
+    match http_body_util::BodyExt::collect(limited).await {
+        Ok(c) => Ok(c.to_bytes()),
+        Err(e) => Err(match e.failure() {
+            BodyFailure::TooLarge => Refusal::PayloadTooLarge,
+            BodyFailure::TimedOut => Refusal::RequestTimeout,
+            BodyFailure::ClientGone => Refusal::BadRequest,
+        }),
+    }
+}
+
+/// Reads an upstream response body whole (a response stage judges it). Larger than `limit`:
+/// refused rather than passed unchecked.
+async fn read_response_body(
+    body: ProxyBody,
+    limit: u64,
+    deadline: Instant,
+) -> Result<bytes::Bytes, Refusal> {
+    let limited = http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
+    match tokio::time::timeout_at(deadline, http_body_util::BodyExt::collect(limited)).await {
+        Ok(Ok(c)) => Ok(c.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(Refusal::InvalidResponse),
+        Ok(Err(_)) => Err(Refusal::UpstreamUnavailable),
+        Err(_) => Err(Refusal::UpstreamTimeout),
+    }
 }
 
 /// Serves a request on a redirect listener: 308 to HTTPS on `port`, same host (without its
@@ -377,7 +460,8 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     /// Writes a stage's answer: its refusal plus the headers it asked for.
     fn answer(self, answer: Answer, route: Option<&Route>) -> Response<ProxyBody> {
-        let mut resp = self.refuse(answer.refusal, route, None);
+        let errors = answer.errors.as_deref();
+        let mut resp = self.refuse_with(answer.refusal, route, None, errors);
         for (name, value) in answer.headers {
             resp.headers_mut().append(name, value);
         }
@@ -390,8 +474,19 @@ impl Ctx<'_> {
         route: Option<&Route>,
         allow: Option<HeaderValue>,
     ) -> Response<ProxyBody> {
+        self.refuse_with(refusal, route, allow, None)
+    }
+
+    fn refuse_with(
+        self,
+        refusal: Refusal,
+        route: Option<&Route>,
+        allow: Option<HeaderValue>,
+        errors: Option<&serde_json::Value>,
+    ) -> Response<ProxyBody> {
         self.shared.metrics.refusal(refusal).inc();
-        let mut resp = refusal.respond(self.request_id.as_str());
+        let mut resp =
+            refusal.respond_with_errors(refusal.status(), self.request_id.as_str(), errors);
         if let Some(allow) = allow {
             resp.headers_mut().insert(header::ALLOW, allow);
         }

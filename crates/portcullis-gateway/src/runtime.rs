@@ -31,6 +31,10 @@ pub struct Route {
     pub strip_prefix: Option<String>,
     /// Stages in pipeline order.
     pub stages: Vec<Box<dyn Stage>>,
+    /// A stage judges the request body: it is read whole before proxying.
+    pub reads_request_body: bool,
+    /// Largest upstream response body read when a stage judges it.
+    pub max_response_bytes: u64,
     /// Metric handles.
     pub metrics: RouteMetrics,
 }
@@ -103,6 +107,8 @@ pub struct Runtime {
     pub auths: BTreeMap<String, Arc<crate::auth::ApiAuth>>,
     /// Banned client IPs (shared with every runtime of the gateway).
     pub bans: Arc<crate::state::lockout::Lockout<std::net::IpAddr>>,
+    /// Every route with what protects it (for `check`).
+    pub inventory: Vec<crate::inventory::Entry>,
 }
 
 impl Runtime {
@@ -170,6 +176,7 @@ impl Runtime {
         };
         let mut api_names = Vec::new();
         let mut auths = BTreeMap::new();
+        let mut inventory = Vec::new();
         for (ai, api) in cfg.apis.iter().enumerate() {
             let at = format!("apis.{ai}");
             if api.name.is_empty() || api_names.contains(&api.name.as_str()) {
@@ -220,15 +227,45 @@ impl Runtime {
             if let Some(a) = &auth {
                 auths.insert(api.name.clone(), a.clone());
             }
-            if api.routes.is_empty() {
+            if api.routes.is_empty() && api.openapi.is_none() {
                 errors.push(Finding::error(
                     format!("{at}.routes"),
-                    "an API needs at least one route",
+                    "an API needs at least one route (or an `openapi` spec)",
                 ));
             }
+            if api.openapi.is_none() && !api.operations.is_empty() {
+                errors.push(Finding::error(
+                    format!("{at}.operations"),
+                    "`operations` configures spec operations: add an `openapi` block",
+                ));
+            }
+            let spec_routes = match &api.openapi {
+                Some(o) => crate::contract::spec_routes(api, o, &at, &loaded.base_dir)
+                    .map(|(_, routes)| routes)
+                    .unwrap_or_else(|e| {
+                        errors.extend(e);
+                        Vec::new()
+                    }),
+                None => Vec::new(),
+            };
+            let pii = match &api.pii {
+                Some(p) => pii_masker(p, &at).map_err(|e| errors.push(e)).ok(),
+                None => None,
+            };
+            let max_response_bytes = api
+                .openapi
+                .as_ref()
+                .map_or(8 * 1024 * 1024, |o| o.max_response_bytes.0);
+            let plain = api
+                .routes
+                .iter()
+                .enumerate()
+                .map(|(ri, rc)| (rc, format!("{at}.routes.{ri}"), None));
+            let generated = spec_routes
+                .iter()
+                .map(|sr| (&sr.config, sr.at.clone(), Some(&sr.contract)));
             let mut route_names = Vec::new();
-            for (ri, rc) in api.routes.iter().enumerate() {
-                let rat = format!("{at}.routes.{ri}");
+            for (rc, rat, contract) in plain.chain(generated) {
                 let methods = match parse_methods(&rc.methods) {
                     Ok(m) => m,
                     Err(m) => {
@@ -312,6 +349,8 @@ impl Runtime {
                             max_lockout: b.max_ban.0.max(b.ban.0),
                         }),
                     services,
+                    contract,
+                    pii: pii.as_ref(),
                 };
                 let stages = match build_stages(api, rc, &ctx) {
                     Ok(s) => s,
@@ -322,13 +361,23 @@ impl Runtime {
                         continue;
                     }
                 };
+                inventory.push(crate::inventory::Entry::new(
+                    api,
+                    rc,
+                    &full_path,
+                    &methods,
+                    contract,
+                    &cfg.rate_limits,
+                ));
                 let route = Arc::new(Route {
                     api: api_name.clone(),
                     name: route_name,
                     upstream,
                     max_body_bytes: rc.max_body_bytes.unwrap_or(cfg.limits.max_body_bytes).0,
                     strip_prefix: rc.strip_prefix.clone().filter(|p| p != "/"),
+                    reads_request_body: stages.iter().any(|s| s.reads_request_body()),
                     stages,
+                    max_response_bytes,
                     metrics: metrics.route(&api.name, &name),
                 });
                 for host in &hosts {
@@ -350,6 +399,7 @@ impl Runtime {
                 summary,
                 auths,
                 bans: services.bans.clone(),
+                inventory,
             }),
             _ => Err(errors),
         }
@@ -377,6 +427,30 @@ fn stage_error_path(
         return rest.to_owned();
     }
     format!("{route_at}.{key}")
+}
+
+/// The API's PII masker, or the finding that says what is wrong with its `pii` block.
+fn pii_masker(
+    p: &crate::config::model::PiiConfig,
+    at: &str,
+) -> Result<Arc<portcullis_openapi::pii::Masker>, Finding> {
+    use portcullis_openapi::pii::{Kind, Masker};
+    let mut kinds = Vec::new();
+    for (i, name) in p.detect.iter().enumerate() {
+        match Kind::parse(name) {
+            Some(k) => kinds.push(k),
+            None => {
+                let known: Vec<&str> = Kind::DETECTED.iter().map(|k| k.name()).collect();
+                return Err(Finding::error(
+                    format!("{at}.pii.detect.{i}"),
+                    format!("unknown kind {name:?} (one of {})", known.join(", ")),
+                ));
+            }
+        }
+    }
+    Masker::new(&kinds, &p.fields)
+        .map(Arc::new)
+        .map_err(|m| Finding::error(format!("{at}.pii.fields"), m))
 }
 
 fn names<V>(map: &BTreeMap<String, V>) -> String {

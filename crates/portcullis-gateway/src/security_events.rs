@@ -26,6 +26,12 @@ pub enum EventKind {
     IpDenied,
     /// A client IP was banned for exceeding rate limits.
     Banned,
+    /// A request did not match the API's OpenAPI contract.
+    RequestInvalid,
+    /// An upstream response did not match the contract (stripped, refused or reported).
+    ResponseFiltered,
+    /// Personal data or secrets were masked in a response.
+    DataMasked,
 }
 
 impl EventKind {
@@ -37,6 +43,9 @@ impl EventKind {
             Self::LockedOut => "locked_out",
             Self::IpDenied => "ip_denied",
             Self::Banned => "banned",
+            Self::RequestInvalid => "request_invalid",
+            Self::ResponseFiltered => "response_filtered",
+            Self::DataMasked => "data_masked",
         }
     }
 }
@@ -59,6 +68,9 @@ pub struct SecurityEvent<'a> {
     pub provider: Option<&'a str>,
     /// Principal id (or claimed identity such as a key prefix), when known. Never a secret.
     pub principal: Option<&'a str>,
+    /// More about what happened (pointers that failed validation, counts of masked values).
+    /// Built from the gateway's own words and sanitised input names, never from values.
+    pub detail: Option<&'a str>,
 }
 
 /// Where security events go, and their counters.
@@ -97,7 +109,41 @@ impl SecurityEvents {
             line.str("request_id", event.request_id);
             line.opt_str("provider", event.provider);
             line.opt_str("principal", event.principal);
+            line.opt_str("detail", event.detail);
             line.finish();
+        });
+    }
+}
+
+/// Emits events for one route: the API and route names filled in.
+pub struct RouteEvents {
+    /// API name.
+    pub api: Arc<str>,
+    /// Route name.
+    pub route: Arc<str>,
+    /// The event stream.
+    pub events: Arc<SecurityEvents>,
+}
+
+impl RouteEvents {
+    /// Emits an event about the exchange `ex`.
+    pub fn emit(
+        &self,
+        ex: &crate::pipeline::Exchange<'_>,
+        kind: EventKind,
+        reason: &'static str,
+        detail: Option<&str>,
+    ) {
+        self.events.emit(&SecurityEvent {
+            kind,
+            reason,
+            api: &self.api,
+            route: &self.route,
+            client_ip: ex.client_ip,
+            request_id: ex.request_id,
+            provider: ex.principal.as_ref().map(|p| &*p.provider),
+            principal: ex.principal.as_ref().map(|p| p.id.as_str()),
+            detail,
         });
     }
 }

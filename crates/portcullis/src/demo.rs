@@ -18,6 +18,8 @@ use portcullis_gateway::Gateway;
 
 /// The demo config, compiled in so `portcullis demo` works from anywhere.
 const DEMO_CONFIG: &str = include_str!("../../../examples/demo.yaml");
+/// The demo API's spec, written beside the config in the demo's folder.
+const DEMO_SPEC: &str = include_str!("../../../examples/demo-openapi.yaml");
 
 /// Ports of the demo.
 #[derive(Args, Debug)]
@@ -77,7 +79,24 @@ fn tour(ports: &DemoArgs, t: &TourContext<'_>) -> Vec<TourStep> {
         TourStep {
             title: "Through the gateway (logged in): the crash is masked",
             command: format!("{curl} -i -H \"Authorization: Bearer $ALICE\" {gw}/debug/crash"),
-            expect: "500 application/problem+json with a request_id; no trace, no Server header",
+            expect: "500 application/problem+json with a request_id; no trace, no Server header; Deprecation: true (the spec marks it deprecated)",
+        },
+        TourStep {
+            title: "Over-sharing: directly, alice's profile carries her password hash, SSN and phone",
+            command: format!("curl -s {api}/users/alice"),
+            expect: "password_hash, ssn, phone and email in clear",
+        },
+        TourStep {
+            title: "Through the gateway: undeclared fields stripped, email masked",
+            command: format!("{curl} -H \"Authorization: Bearer $ALICE\" {gw}/users/alice"),
+            expect: "{\"email\":\"a***@example.com\",\"id\":1,\"role\":\"user\",\"username\":\"alice\"}",
+        },
+        TourStep {
+            title: "Mass assignment: a new order that sets its own price, status and owner is refused",
+            command: format!(
+                "{curl} -X POST -H \"Authorization: Bearer $ALICE\" -H 'content-type: application/json' -d '{{\"item\":\"gizmo\",\"quantity\":1,\"price\":0.01,\"status\":\"refunded\",\"owner\":\"bob\"}}' {gw}/orders"
+            ),
+            expect: "400 invalid-request listing /body/owner, /body/price and /body/status",
         },
         TourStep {
             title: "Alice reads her own orders, not bob's (object-level rule)",
@@ -123,6 +142,14 @@ fn tour(ports: &DemoArgs, t: &TourContext<'_>) -> Vec<TourStep> {
                 t.partner_key
             ),
             expect: "200, then 401",
+        },
+        TourStep {
+            title: "SQL injection in ?q= is stopped by the parameter's schema (the API would run it)",
+            command: format!(
+                "{curl} -H 'X-Api-Key: {}' \"{gw}/search?q=%27%20UNION%20SELECT%20id,username,password_hash,0%20FROM%20users--\"",
+                t.partner_key
+            ),
+            expect: "400 invalid-request: /query/q does not match the required pattern",
         },
         TourStep {
             title: "Login attempts are rate limited per IP (5 per minute): guessing gets 429",
@@ -201,6 +228,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("starting the demo API on port {}", args.api_port))?;
 
+    std::fs::write(dir.join("demo-openapi.yaml"), DEMO_SPEC)
+        .with_context(|| format!("writing the demo spec into {}", dir.display()))?;
     let mut loaded = load_str(DEMO_CONFIG, &PathBuf::from("examples/demo.yaml"), &dir)?;
     let cfg = &mut loaded.config;
     for l in &mut cfg.listeners {

@@ -40,6 +40,9 @@ enum Command {
         /// Config file (YAML).
         #[arg(short, long)]
         config: PathBuf,
+        /// Output: `text` (summary and inventory table) or `json` (the same, for tools).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
     },
     /// Config tooling.
     Config {
@@ -76,7 +79,7 @@ enum ConfigCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { config } => check(&config),
+        Command::Check { config, format } => check(&config, format),
         Command::Config {
             command: ConfigCommand::Schema,
         } => {
@@ -151,10 +154,23 @@ fn run_async(
     }
 }
 
-fn check(path: &Path) -> ExitCode {
+/// How `check` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// For people.
+    Text,
+    /// For tools.
+    Json,
+}
+
+fn check(path: &Path, format: Format) -> ExitCode {
     let loaded = match load_file(path) {
         Ok(l) => l,
         Err(e) => {
+            if format == Format::Json {
+                let errors: Vec<String> = e.diagnostics.iter().map(ToString::to_string).collect();
+                println!("{}", serde_json::json!({"ok": false, "errors": errors}));
+            }
             eprintln!("{e}");
             return ExitCode::FAILURE;
         }
@@ -165,6 +181,30 @@ fn check(path: &Path) -> ExitCode {
         .iter()
         .filter(|d| d.severity == Severity::Error)
         .collect();
+    if format == Format::Json {
+        let text = |sev: Severity| -> Vec<String> {
+            diagnostics
+                .iter()
+                .filter(|d| d.severity == sev)
+                .map(ToString::to_string)
+                .collect()
+        };
+        let out = serde_json::json!({
+            "ok": errors.is_empty(),
+            "errors": text(Severity::Error),
+            "warnings": text(Severity::Warning),
+            "summary": report.summary.as_ref().map(|s| serde_json::json!({
+                "apis": s.apis, "routes": s.routes, "upstreams": s.upstreams,
+            })),
+            "inventory": report.inventory,
+        });
+        println!("{}", serde_json::to_string_pretty(&out).unwrap_or_default());
+        return if errors.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
     if !errors.is_empty() {
         for d in &errors {
             eprintln!("{d}");
@@ -205,6 +245,8 @@ fn check(path: &Path) -> ExitCode {
             println!("  {w}");
         }
     }
+    println!("\nAPI inventory:");
+    print!("{}", portcullis_gateway::inventory::table(&report.inventory));
     ExitCode::SUCCESS
 }
 

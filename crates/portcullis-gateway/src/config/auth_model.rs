@@ -276,7 +276,7 @@ impl Default for LockoutConfig {
 }
 
 /// Who may call a route and under which conditions.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RuleConfig {
     /// No credential needed (e.g. a login route). Identity headers are still stripped.

@@ -2,14 +2,12 @@
 //! reported as `file:line:column: message`.
 //!
 //! Checks that serde cannot do (an upstream that does not exist, a bad CIDR) report a YAML path
-//! such as `apis.0.routes.1.upstream`; [`Locator`] turns it into a line and column by walking the
-//! YAML events once.
+//! such as `apis.0.routes.1.upstream`; a [`SourceMap`] turns it into a line and column.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use granit_parser::{Event, Parser};
+use portcullis_openapi::source_map::SourceMap;
 
 use super::model::Config;
 
@@ -104,7 +102,7 @@ pub struct LoadedConfig {
     pub file: PathBuf,
     /// Folder relative paths in the config are taken from.
     pub base_dir: PathBuf,
-    locator: Locator,
+    locator: SourceMap,
 }
 
 impl LoadedConfig {
@@ -113,7 +111,7 @@ impl LoadedConfig {
         let mut out: Vec<Diagnostic> = findings
             .iter()
             .map(|f| {
-                let (line, column) = self.locator.locate(&f.path);
+                let (line, column) = self.locator.locate_dotted(&f.path);
                 Diagnostic {
                     file: self.file.clone(),
                     line,
@@ -184,7 +182,7 @@ pub fn load_str(text: &str, file: &Path, base_dir: &Path) -> Result<LoadedConfig
         config,
         file: file.to_path_buf(),
         base_dir: base_dir.to_path_buf(),
-        locator: Locator::new(text),
+        locator: SourceMap::new(text),
     })
 }
 
@@ -200,109 +198,9 @@ fn plain_message(e: &serde_saphyr::Error) -> String {
     }
 }
 
-/// Maps dotted YAML paths to the 1-based line and column where their value starts.
-#[derive(Debug, Default)]
-struct Locator {
-    places: HashMap<String, (usize, usize)>,
-}
-
-enum Frame {
-    Map { key: Option<String> },
-    Seq { index: usize },
-}
-
-impl Locator {
-    fn new(text: &str) -> Self {
-        let mut places = HashMap::new();
-        let mut stack: Vec<Frame> = Vec::new();
-        for item in Parser::new_from_str(text) {
-            let Ok((event, span)) = item else { break };
-            let at = (span.start.line(), span.start.col() + 1);
-            match event {
-                Event::Scalar(value, ..) => {
-                    if let Some(Frame::Map { key: key @ None }) = stack.last_mut() {
-                        *key = Some(value.into_owned());
-                        places.insert(path_of(&stack), at);
-                        continue;
-                    }
-                    places.insert(path_of(&stack), at);
-                    advance(&mut stack);
-                }
-                Event::Alias(_) => {
-                    places.entry(path_of(&stack)).or_insert(at);
-                    advance(&mut stack);
-                }
-                Event::MappingStart(..) => {
-                    places.entry(path_of(&stack)).or_insert(at);
-                    stack.push(Frame::Map { key: None });
-                }
-                Event::SequenceStart(..) => {
-                    places.entry(path_of(&stack)).or_insert(at);
-                    stack.push(Frame::Seq { index: 0 });
-                }
-                Event::MappingEnd | Event::SequenceEnd => {
-                    stack.pop();
-                    advance(&mut stack);
-                }
-                _ => {}
-            }
-        }
-        Self { places }
-    }
-
-    /// The place of `path`, or of its nearest located ancestor.
-    fn locate(&self, path: &str) -> (usize, usize) {
-        let mut p = path;
-        loop {
-            if let Some(at) = self.places.get(p) {
-                return *at;
-            }
-            match p.rfind('.') {
-                Some(i) => p = &p[..i],
-                None => return self.places.get("").copied().unwrap_or((1, 1)),
-            }
-        }
-    }
-}
-
-fn path_of(stack: &[Frame]) -> String {
-    let mut out = String::new();
-    for frame in stack {
-        let part = match frame {
-            Frame::Map { key: Some(k) } => k.clone(),
-            Frame::Map { key: None } => continue,
-            Frame::Seq { index } => index.to_string(),
-        };
-        if !out.is_empty() {
-            out.push('.');
-        }
-        out.push_str(&part);
-    }
-    out
-}
-
-fn advance(stack: &mut [Frame]) {
-    match stack.last_mut() {
-        Some(Frame::Map { key }) => *key = None,
-        Some(Frame::Seq { index }) => *index += 1,
-        None => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const YAML: &str = "listeners:\n  - name: a\n    bind: 127.0.0.1:1\napis:\n  - name: x\n    routes:\n      - path: /a\n        upstream: nope\n";
-
-    #[test]
-    fn locator_finds_nested_values() {
-        let l = Locator::new(YAML);
-        assert_eq!(l.locate("apis.0.routes.0.upstream"), (8, 19));
-        assert_eq!(l.locate("listeners.0.bind"), (3, 11));
-        // An unknown child falls back to its parent.
-        assert_eq!(l.locate("apis.0.routes.0.nothing"), (7, 9));
-    }
 
     #[test]
     fn unknown_key_is_an_error_with_its_line() {

@@ -7,6 +7,7 @@
 pub mod auth_model;
 pub mod load;
 pub mod model;
+pub mod openapi_model;
 pub mod rate_limit_model;
 pub mod secret;
 pub mod units;

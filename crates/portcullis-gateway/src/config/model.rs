@@ -14,6 +14,7 @@ use super::secret::SecretRef;
 use super::units::{ByteSize, DurationValue};
 
 pub use super::auth_model::*;
+pub use super::openapi_model::*;
 pub use super::rate_limit_model::*;
 
 /// The whole gateway config (one YAML file).
@@ -451,8 +452,19 @@ pub struct ApiConfig {
     /// Rate-limit headers sent: `ietf`, `x-ratelimit` (default both; `[]` for none).
     #[serde(default = "default_header_styles")]
     pub rate_limit_headers: Vec<RateLimitHeaderStyle>,
-    /// The routes.
+    /// The routes (with `openapi`: none; the spec's operations are the routes).
+    #[serde(default)]
     pub routes: Vec<RouteConfig>,
+    /// Enforce an OpenAPI spec: its operations become the routes, requests are validated
+    /// against it and responses filtered by it.
+    #[serde(default)]
+    pub openapi: Option<OpenApiConfig>,
+    /// Policies of spec operations, by `operationId` (with `openapi`).
+    #[serde(default)]
+    pub operations: BTreeMap<String, OperationConfig>,
+    /// Mask personal data and secrets in JSON responses.
+    #[serde(default)]
+    pub pii: Option<PiiConfig>,
 }
 
 fn any_host() -> Vec<String> {
@@ -497,10 +509,17 @@ pub struct RouteConfig {
     /// Quotas of this route (one counter per route and key).
     #[serde(default)]
     pub quotas: Vec<QuotaConfig>,
+    /// Mask PII in this route's responses when the API has a `pii` block (default true).
+    #[serde(default = "default_true")]
+    pub pii_masking: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// Caps on requests in flight on a route (beyond them: 503 `overloaded`).
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConcurrencyConfig {
     /// Most requests in flight on the route.

@@ -15,6 +15,8 @@ pub struct Report {
     pub findings: Vec<Finding>,
     /// What compiled (when it did).
     pub summary: Option<Summary>,
+    /// Every route with what protects it (when the config compiled).
+    pub inventory: Vec<crate::inventory::Entry>,
 }
 
 impl Report {
@@ -29,15 +31,20 @@ pub fn check(loaded: &LoadedConfig) -> Report {
     let mut findings = listener_findings(loaded);
     findings.extend(state_findings(loaded));
     findings.extend(admin_findings(loaded));
-    let summary = match Runtime::build(loaded, &crate::services::Services::for_check()) {
-        Ok(rt) => Some(rt.summary),
-        Err(errors) => {
-            findings.extend(errors);
-            None
-        }
-    };
+    let (summary, inventory) =
+        match Runtime::build(loaded, &crate::services::Services::for_check()) {
+            Ok(rt) => (Some(rt.summary), rt.inventory),
+            Err(errors) => {
+                findings.extend(errors);
+                (None, Vec::new())
+            }
+        };
     findings.extend(warnings(loaded));
-    Report { findings, summary }
+    Report {
+        findings,
+        summary,
+        inventory,
+    }
 }
 
 /// Parses `IP:PORT`.

@@ -121,6 +121,7 @@ impl Authenticate {
             request_id: ex.request_id,
             provider,
             principal,
+            detail: None,
         });
     }
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use http::header;
 
+use super::path_params::PathParams;
 use super::{Answer, Exchange, Flow, Stage, StageContext, Step};
 use crate::auth::{ApiAuth, Principal};
 use crate::condition::{Condition, RequestFacts};
@@ -25,7 +26,7 @@ pub struct Authorize {
     all_roles: bool,
     scopes: Vec<String>,
     any_scope: bool,
-    condition: Option<(Condition, matchit::Router<()>)>,
+    condition: Option<(Condition, PathParams)>,
     require_mfa: bool,
     acr: Vec<String>,
     mfa_factors: Vec<String>,
@@ -45,11 +46,7 @@ impl Authorize {
         let condition = match &rule.condition {
             Some(source) => {
                 let c = Condition::compile(source).map_err(|m| ("auth.condition".to_owned(), m))?;
-                let mut params = matchit::Router::new();
-                for p in crate::route::matchit_paths(ctx.path).unwrap_or_default() {
-                    let _ = params.insert(p, ());
-                }
-                Some((c, params))
+                Some((c, PathParams::new(ctx.path)))
             }
             None => None,
         };
@@ -109,15 +106,12 @@ impl Authorize {
         }
         if let Some((condition, params)) = &self.condition {
             let path = ex.request.uri.path();
-            let path_params = params
-                .at(path)
-                .map(|m| {
-                    m.params
-                        .iter()
-                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let path_params = params.with(path, |pairs| {
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect()
+            });
             let facts = RequestFacts {
                 method: ex.request.method.as_str(),
                 path_params,
@@ -185,6 +179,7 @@ impl Stage for Authorize {
                     request_id: ex.request_id,
                     provider: Some(&principal.provider),
                     principal: Some(&principal.id),
+                    detail: None,
                 });
                 Step::Done(Flow::Respond(answer))
             }

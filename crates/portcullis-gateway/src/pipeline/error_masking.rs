@@ -17,11 +17,17 @@ impl Stage for ErrorMasking {
     }
 
     fn on_response(&self, exchange: &Exchange<'_>, response: &mut Response<ProxyBody>) {
-        let status = response.status();
-        if !status.is_server_error() {
-            return;
+        if response.status().is_server_error() {
+            replace_body(response, Refusal::UpstreamError, exchange.request_id);
         }
-        let masked = Refusal::UpstreamError.respond_with_status(status, exchange.request_id);
+    }
+}
+
+/// Replaces a response's body (and the headers that describe it) with `refusal`'s problem
+/// body, keeping the status.
+pub fn replace_body(response: &mut Response<ProxyBody>, refusal: Refusal, request_id: &str) {
+        let status = response.status();
+        let masked = refusal.respond_with_status(status, request_id);
         let (parts, body) = masked.into_parts();
         *response.body_mut() = body;
         let headers = response.headers_mut();
@@ -44,4 +50,3 @@ impl Stage for ErrorMasking {
                 .unwrap_or(HeaderValue::from_static("application/problem+json")),
         );
     }
-}

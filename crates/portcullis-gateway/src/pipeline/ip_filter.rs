@@ -104,6 +104,7 @@ impl Stage for IpFilter {
             request_id: ex.request_id,
             provider: None,
             principal: None,
+            detail: None,
         });
         Step::Done(Refusal::IpDenied.into())
     }

@@ -11,11 +11,16 @@ pub mod authenticate;
 pub mod authorize;
 pub mod concurrency;
 pub mod default_deny;
+pub mod deprecation;
 pub mod error_masking;
 pub mod ip_filter;
 pub mod limit_key;
+pub mod path_params;
+pub mod pii_masking;
 pub mod quota;
 pub mod rate_limit;
+pub mod request_validation;
+pub mod response_validation;
 pub mod security_headers;
 
 use std::future::Future;
@@ -27,6 +32,8 @@ use crate::config::model::{ApiConfig, RouteConfig};
 
 use http::header::{HeaderName, HeaderValue};
 use http::request::Parts;
+use bytes::Bytes;
+use http::response::Parts as ResponseParts;
 use http::Response;
 
 use crate::auth::{ClientCert, Principal};
@@ -41,6 +48,8 @@ pub struct Answer {
     pub refusal: Refusal,
     /// Extra response headers.
     pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// The problem body's `errors` member (what failed validation, and where).
+    pub errors: Option<Box<serde_json::Value>>,
 }
 
 impl From<Refusal> for Answer {
@@ -48,6 +57,7 @@ impl From<Refusal> for Answer {
         Self {
             refusal,
             headers: Vec::new(),
+            errors: None,
         }
     }
 }
@@ -137,6 +147,35 @@ pub trait Stage: Send + Sync {
 
     /// Runs on the upstream's response before it is sent to the client.
     fn on_response(&self, _exchange: &Exchange<'_>, _response: &mut Response<ProxyBody>) {}
+
+    /// Whether this stage judges the request body. The body of such a route is then read
+    /// whole (up to the route's limit) after every `on_request`, handed to
+    /// [`Stage::on_request_body`], and forwarded from memory.
+    fn reads_request_body(&self) -> bool {
+        false
+    }
+
+    /// Runs on the whole request body (empty when none was sent).
+    fn on_request_body(&self, _exchange: &mut Exchange<'_>, _body: &Bytes) -> Flow {
+        Flow::Continue
+    }
+
+    /// Whether this stage needs the body of this upstream response (asked after every
+    /// `on_response`, and only for bodies that come from the upstream).
+    fn reads_response_body(&self, _exchange: &Exchange<'_>, _response: &ResponseParts) -> bool {
+        false
+    }
+
+    /// Runs on the whole response body; may rewrite it (and its headers) or refuse the
+    /// response with [`Flow::Respond`].
+    fn on_response_body(
+        &self,
+        _exchange: &Exchange<'_>,
+        _response: &mut ResponseParts,
+        _body: &mut Bytes,
+    ) -> Flow {
+        Flow::Continue
+    }
 }
 
 /// What building a route's stages needs besides its config.
@@ -159,6 +198,10 @@ pub struct StageContext<'a> {
     pub upstream_in_flight: Option<Arc<concurrency::InFlight>>,
     /// Long-lived services (events, lockout counters).
     pub services: &'a crate::services::Services,
+    /// The spec operation this route enforces (APIs with `openapi`).
+    pub contract: Option<&'a crate::contract::Contract>,
+    /// The API's PII masker (APIs with `pii`).
+    pub pii: Option<&'a Arc<portcullis_openapi::pii::Masker>>,
 }
 
 /// Adds the rate-limit and quota stages (built together, as one step of the order).
@@ -176,8 +219,9 @@ fn push_rate_limit(
 /// Errors found while building a route's stages: (config key relative to the route, message).
 pub type StageErrors = Vec<(String, String)>;
 
-/// Builds a route's stages in pipeline order: ip filter, authenticate, rate limit, authorize;
-/// then the response stages. Errors (e.g. a condition that does not compile) are returned as messages
+/// Builds a route's stages in pipeline order: concurrency, deprecation, ip filter, authenticate,
+/// rate limit, authorize, request validation; then the response stages: response validation,
+/// PII masking, error masking. Errors (e.g. a condition that does not compile) are returned as messages
 /// with the config key they concern, relative to the route.
 pub fn build_stages(
     api: &ApiConfig,
@@ -188,6 +232,11 @@ pub fn build_stages(
     let mut errors = Vec::new();
     if let Some(c) = concurrency::Concurrency::new(route, ctx) {
         stages.push(Box::new(c));
+    }
+    if let Some(d) = ctx.contract.and_then(|c| {
+        deprecation::Deprecation::new(c.operation.deprecated, c.sunset, c.refuse_after_sunset)
+    }) {
+        stages.push(Box::new(d));
     }
     let rule = route
         .auth
@@ -228,6 +277,21 @@ pub fn build_stages(
         _ if !api.public => stages.push(Box::new(default_deny::DefaultDeny)),
         _ => push_rate_limit(&mut stages, &mut errors, rate_limit),
     }
+    if let Some(c) = ctx.contract {
+        stages.push(Box::new(request_validation::RequestValidation::new(
+            c.operation.clone(),
+            ctx,
+        )));
+        stages.push(Box::new(response_validation::ResponseValidation::new(
+            c.operation.clone(),
+            c.responses,
+            c.undocumented,
+            ctx,
+        )));
+    }
+    if let Some(masker) = ctx.pii.filter(|_| route.pii_masking) {
+        stages.push(Box::new(pii_masking::PiiMasking::new(masker.clone(), ctx)));
+    }
     if !route.expose_upstream_errors {
         stages.push(Box::new(error_masking::ErrorMasking));
     }
@@ -267,6 +331,8 @@ mod tests {
             ban_policy: None,
             upstream_in_flight: None,
             services: &services,
+            contract: None,
+            pii: None,
         };
         build_stages(&api, &route, &ctx)
             .unwrap()

@@ -297,6 +297,7 @@ impl RateLimit {
                 request_id: ex.request_id,
                 provider: None,
                 principal: ex.principal.as_ref().map(|p| p.id.as_str()),
+                detail: None,
             });
         }
     }
