@@ -11,6 +11,8 @@
 #                                # warm) vs API key, in the same run, as ratios
 #   bench/run.sh auth instructions   # the same four, as instructions per request
 #   bench/run.sh ratelimit       # plain vs one rate limit per request, embedded and Redis
+#   bench/run.sh openapi         # POST of a 1 KB JSON order: plain proxying vs the same route
+#                                # validated by an OpenAPI spec (request and response)
 #
 # Pinning on a 2-core machine: the proxy under test (nginx with 1 worker, or Portcullis with 1
 # worker thread) gets CPU 0 to itself; the origin (an nginx serving a static file) and wrk share
@@ -53,7 +55,14 @@ daemon off; worker_processes 1; pid $work/origin.pid; error_log $work/logs/origi
 events { worker_connections 4096; }
 http {
   access_log off; keepalive_requests 1000000;
-  server { listen 127.0.0.1:$ORIGIN_PORT; root $work; location / { default_type application/json; } }
+  server {
+    listen 127.0.0.1:$ORIGIN_PORT; root $work;
+    location / { default_type application/json; }
+    location = /orders {
+      default_type application/json;
+      return 200 '{"customer":{"id":"3fa85f64-5717-4562-b3fc-2c963f66afa6","email":"ann@example.com"},"items":[]}';
+    }
+  }
 }
 EOF
 
@@ -134,6 +143,7 @@ rate() {
   local name=$1 port=$2 pid=$3 path=$4 header=${5:-}
   local args=(-t1 -c"$CONNS" --latency)
   [ -n "$header" ] && args+=(-H "$header")
+  [ -n "${WRK_SCRIPT:-}" ] && args+=(-s "$WRK_SCRIPT")
   taskset -c "$LOAD_CPU" wrk "${args[@]}" -d2s "http://127.0.0.1:$port$path" >/dev/null 2>&1 || true
   local t0 res t1; t0=$(cpu_ticks "$pid")
   res=$(taskset -c "$LOAD_CPU" wrk "${args[@]}" -d"$DURATION" "http://127.0.0.1:$port$path")
@@ -252,6 +262,46 @@ if [ "${1:-}" = ratelimit ]; then
          "embedded|$PC_PORT|$embedded_pid|/limited/data.json|" \
          "redis|$PC2_PORT|$redis_pid|/limited/data.json|")
   compare ratelimit | tee "$out/ratelimit.md"
+  exit 0
+fi
+
+if [ "${1:-}" = openapi ]; then
+  cp bench/specs/orders.yaml "$work/orders.yaml"
+  python3 - "$work/order.json" <<'PY'
+import json, sys
+items, i = [], 0
+while True:
+    items.append({"sku": "ABC-%04d" % i, "quantity": 1 + i % 99, "price": 1.5 + i, "gift": i % 2 == 0, "tags": ["blue", "sale"]})
+    body = json.dumps({"customer": {"id": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "email": "ann@example.com", "name": "Ann"}, "note": None, "currency": "EUR", "items": items})
+    i += 1
+    if len(body) >= 1024:
+        break
+open(sys.argv[1], "w").write(body)
+PY
+  cat > "$work/openapi.yaml" <<EOF
+listeners:
+  - { name: http, bind: "127.0.0.1:$PC_PORT" }
+limits: { max_connections: 20000, max_connections_per_ip: 20000 }
+access_log: { path: logs/portcullis-access.log }
+security_events: { enabled: false }
+upstreams:
+  origin: { targets: ["http://127.0.0.1:$ORIGIN_PORT"], max_idle_per_target: 128 }
+apis:
+  - name: plain
+    upstream: origin
+    public: true
+    routes:
+      - { path: /plain/orders, methods: [POST], strip_prefix: /plain }
+  - name: validated
+    upstream: origin
+    public: true
+    openapi: { spec: orders.yaml }
+EOF
+  serve "$work/openapi.yaml"
+  export BODY_FILE="$work/order.json" WRK_SCRIPT=bench/post_json.lua
+  specs=("plain|$PC_PORT|$served_pid|/plain/orders|" \
+         "validated|$PC_PORT|$served_pid|/orders|")
+  compare openapi | sed 's/GET 1 KB JSON/POST of a 1 KB JSON order/' | tee "$out/openapi.md"
   exit 0
 fi
 

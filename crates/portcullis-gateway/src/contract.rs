@@ -92,7 +92,10 @@ pub fn spec_routes(
     let mut routes = Vec::new();
     for op in &spec.operations {
         let (policy, policy_at) = match op.id.as_ref().and_then(|id| api.operations.get(id)) {
-            Some(p) => (p, format!("{at}.operations.{}", op.id.as_deref().unwrap_or(""))),
+            Some(p) => (
+                p,
+                format!("{at}.operations.{}", op.id.as_deref().unwrap_or("")),
+            ),
             None => (&default_policy, format!("{at}.openapi")),
         };
         let sunset = match (&policy.sunset, &op.sunset) {

@@ -110,7 +110,16 @@ impl Entry {
 
 /// The inventory as an aligned text table.
 pub fn table(entries: &[Entry]) -> String {
-    let header = ["API", "OPERATION", "METHOD", "PATH", "AUTH", "LIMITS", "SPEC", "DEPRECATED"];
+    let header = [
+        "API",
+        "OPERATION",
+        "METHOD",
+        "PATH",
+        "AUTH",
+        "LIMITS",
+        "SPEC",
+        "DEPRECATED",
+    ];
     let rows: Vec<[String; 8]> = entries
         .iter()
         .map(|e| {

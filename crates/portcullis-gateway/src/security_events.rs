@@ -126,6 +126,15 @@ pub struct RouteEvents {
 }
 
 impl RouteEvents {
+    /// The events of the route `ctx` describes.
+    pub fn for_route(ctx: &crate::pipeline::StageContext<'_>) -> Self {
+        Self {
+            api: ctx.api.clone(),
+            route: ctx.route.clone(),
+            events: ctx.services.events.clone(),
+        }
+    }
+
     /// Emits an event about the exchange `ex`.
     pub fn emit(
         &self,

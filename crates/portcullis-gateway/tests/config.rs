@@ -251,7 +251,11 @@ fn examples_load_and_check() {
     for secret in ["api-key-pepper", "introspection-secret"] {
         std::fs::write(dir.path().join(secret), "example-secret-0123456789").unwrap();
     }
-    std::fs::copy(root.join("demo-openapi.yaml"), dir.path().join("demo-openapi.yaml")).unwrap();
+    std::fs::copy(
+        root.join("demo-openapi.yaml"),
+        dir.path().join("demo-openapi.yaml"),
+    )
+    .unwrap();
 
     let (errs, report) = check_example(&root, dir.path(), "demo.yaml");
     assert!(errs.is_empty(), "{errs:#?}");

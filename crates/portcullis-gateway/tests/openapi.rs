@@ -94,16 +94,21 @@ async fn events_with(env: &Env, needle: &str) -> String {
     let path = env.path("events.log");
     eventually(std::time::Duration::from_secs(5), || {
         let path = path.clone();
-        async move {
-            std::fs::read_to_string(&path).is_ok_and(|t| t.contains(needle))
-        }
+        async move { std::fs::read_to_string(&path).is_ok_and(|t| t.contains(needle)) }
     })
     .await;
     std::fs::read_to_string(&path).unwrap_or_default()
 }
 
 async fn post_json(env: &Env, path: &str, body: &str) -> Response {
-    send(env, "POST", path, "Content-Type: application/json\r\n", body).await
+    send(
+        env,
+        "POST",
+        path,
+        "Content-Type: application/json\r\n",
+        body,
+    )
+    .await
 }
 
 /// The `errors` of a 400 answer as "pointer reason" lines.
@@ -117,7 +122,13 @@ fn errors(r: &Response) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|e| format!("{} {}", e["pointer"].as_str().unwrap(), e["reason"].as_str().unwrap()))
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["pointer"].as_str().unwrap(),
+                e["reason"].as_str().unwrap()
+            )
+        })
         .collect()
 }
 
@@ -131,7 +142,10 @@ async fn valid_requests_pass_unchanged() {
     let r = post_json(&env, "/orders", r#"{"item": "gizmo", "quantity": 2}"#).await;
     assert_eq!(r.status, 201, "{}", r.raw);
     let order = r.json();
-    assert_eq!((order["item"].clone(), order["quantity"].clone()), (json!("gizmo"), json!(2)));
+    assert_eq!(
+        (order["item"].clone(), order["quantity"].clone()),
+        (json!("gizmo"), json!(2))
+    );
     // HEAD where GET is documented; the body-less answer is not checked.
     let r = send(&env, "HEAD", "/health", "", "").await;
     assert_eq!(r.status, 200, "{}", r.raw);
@@ -168,7 +182,14 @@ async fn each_kind_of_invalid_input_is_refused() {
     assert_eq!(errors(&r), ["/body missing required property \"item\""]);
     let r = post_json(&env, "/orders", "{\"item\": ").await;
     assert_eq!(errors(&r), ["/body not valid JSON (line 1, column 9)"]);
-    let r = send(&env, "POST", "/orders", "Content-Type: text/plain\r\n", "item=x").await;
+    let r = send(
+        &env,
+        "POST",
+        "/orders",
+        "Content-Type: text/plain\r\n",
+        "item=x",
+    )
+    .await;
     assert_eq!(r.status, 415, "{}", r.raw);
     assert_eq!(
         r.json()["type"],
@@ -177,12 +198,22 @@ async fn each_kind_of_invalid_input_is_refused() {
     let r = post_json(&env, "/orders", "").await;
     assert_eq!(errors(&r), ["/body request body is required"]);
     // A body sent to an operation that takes none.
-    let r = send(&env, "GET", "/health", "Content-Type: application/json\r\n", "{}").await;
+    let r = send(
+        &env,
+        "GET",
+        "/health",
+        "Content-Type: application/json\r\n",
+        "{}",
+    )
+    .await;
     assert_eq!(r.status, 415, "{}", r.raw);
     // Refusals are security events with the pointers, never the values.
     let events = events_with(&env, "/query/q").await;
     assert!(events.contains("\"event\":\"request_invalid\""), "{events}");
-    assert!(events.contains("/query/q") && !events.contains("UNION"), "{events}");
+    assert!(
+        events.contains("/query/q") && !events.contains("UNION"),
+        "{events}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -224,15 +255,34 @@ async fn responses_are_stripped_and_pii_masked() {
     // Orders carry the card number in the API; the gateway strips it.
     let r = get(env.http(), "/users/alice/orders", "").await;
     let orders = r.json();
-    assert!(orders.as_array().unwrap().iter().all(|o| o.get("card_number").is_none()), "{}", r.raw);
+    assert!(
+        orders
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o.get("card_number").is_none()),
+        "{}",
+        r.raw
+    );
     // The login answer keeps its token: masking is off for that operation.
-    let r = post_json(&env, "/login", r#"{"username": "alice", "password": "alice-password"}"#).await;
+    let r = post_json(
+        &env,
+        "/login",
+        r#"{"username": "alice", "password": "alice-password"}"#,
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.raw);
-    assert!(r.json()["access_token"].as_str().unwrap().starts_with("eyJ"));
+    assert!(r.json()["access_token"]
+        .as_str()
+        .unwrap()
+        .starts_with("eyJ"));
     let events = events_with(&env, "undeclared_fields").await;
     assert!(events.contains("\"event\":\"data_masked\""), "{events}");
     assert!(events.contains("email=1"), "{events}");
-    assert!(events.contains("\"reason\":\"undeclared_fields\""), "{events}");
+    assert!(
+        events.contains("\"reason\":\"undeclared_fields\""),
+        "{events}"
+    );
     assert!(!events.contains("alice@example.com"), "{events}");
     let metrics = admin_get(&env, "/metrics", Some(ADMIN_TOKEN)).await;
     assert!(
@@ -251,7 +301,11 @@ async fn error_bodies_deprecation_and_undocumented_statuses() {
     let r = get(env.http(), "/debug/crash", "").await;
     assert_eq!(r.status, 500);
     assert_eq!(r.header("deprecation"), Some("true"));
-    assert!(!r.body.contains("panicked") && r.body.contains("request_id"), "{}", r.raw);
+    assert!(
+        !r.body.contains("panicked") && r.body.contains("request_id"),
+        "{}",
+        r.raw
+    );
     // A status the spec does not document: body replaced, status kept.
     let r = http_raw(
         env.http(),

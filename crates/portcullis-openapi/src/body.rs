@@ -82,11 +82,7 @@ pub(crate) fn parse(
             Err(e) => {
                 out.push(
                     "/body",
-                    format!(
-                        "not valid JSON (line {}, column {})",
-                        e.line(),
-                        e.column()
-                    ),
+                    format!("not valid JSON (line {}, column {})", e.line(), e.column()),
                 );
                 None
             }
@@ -133,10 +129,7 @@ fn fields(
         if is_array {
             let items = prop.and_then(|p| schemas.node(p).items);
             let v = coerce(schemas, items, &text);
-            match obj
-                .entry(name)
-                .or_insert_with(|| Value::Array(Vec::new()))
-            {
+            match obj.entry(name).or_insert_with(|| Value::Array(Vec::new())) {
                 Value::Array(a) => a.push(v),
                 other => *other = Value::Array(vec![v]),
             }
@@ -149,11 +142,15 @@ fn fields(
 }
 
 fn boundary(content_type: &str) -> Option<String> {
-    content_type.split(';').skip(1).find_map(|p| {
-        let (k, v) = p.split_once('=')?;
-        (k.trim().eq_ignore_ascii_case("boundary")).then(|| v.trim().trim_matches('"').to_owned())
-    })
-    .filter(|b| !b.is_empty() && b.len() <= 70)
+    content_type
+        .split(';')
+        .skip(1)
+        .find_map(|p| {
+            let (k, v) = p.split_once('=')?;
+            (k.trim().eq_ignore_ascii_case("boundary"))
+                .then(|| v.trim().trim_matches('"').to_owned())
+        })
+        .filter(|b| !b.is_empty() && b.len() <= 70)
 }
 
 /// Most parts read from one multipart body.
@@ -221,7 +218,10 @@ mod tests {
             find(&media, "Application/JSON; charset=utf-8").map(|m| m.kind),
             Some(MediaKind::Json)
         );
-        assert_eq!(find(&media, "text/csv").map(|m| m.kind), Some(MediaKind::Other));
+        assert_eq!(
+            find(&media, "text/csv").map(|m| m.kind),
+            Some(MediaKind::Other)
+        );
         assert!(find(&media, "application/xml").is_none());
     }
 

@@ -32,7 +32,11 @@ impl Loc {
     pub(crate) fn child(&self, key: &str) -> Self {
         Self {
             file: self.file,
-            pointer: format!("{}/{}", self.pointer, crate::source_map::escape_segment(key)),
+            pointer: format!(
+                "{}/{}",
+                self.pointer,
+                crate::source_map::escape_segment(key)
+            ),
         }
     }
 }
@@ -47,7 +51,9 @@ pub(crate) struct Document {
 /// The root spec and the files it references.
 pub(crate) struct Documents {
     pub files: Vec<Document>,
-    root_dir: PathBuf,
+    /// Folder referenced files must sit in; None: a spec given as text, which may not
+    /// reference files at all.
+    root_dir: Option<PathBuf>,
 }
 
 impl Documents {
@@ -58,20 +64,27 @@ impl Documents {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
         let root_dir = root_dir.canonicalize().unwrap_or(root_dir);
-        let mut docs = Self {
-            files: Vec::new(),
-            root_dir,
-        };
-        let first = read(root).map_err(|(m, line, column)| {
-            vec![SpecError {
-                file: root.to_path_buf(),
-                line,
-                column,
-                pointer: String::new(),
-                message: m,
-            }]
-        })?;
-        docs.files.push(first);
+        let first = read(root).map_err(|e| vec![e.at(root)])?;
+        Self {
+            files: vec![first],
+            root_dir: Some(root_dir),
+        }
+        .load_refs()
+    }
+
+    /// A spec given as text (named `name` in errors). It may only reference itself.
+    pub(crate) fn from_text(text: &str, name: &Path) -> Result<Self, Vec<SpecError>> {
+        let first = parse(text, name.to_path_buf()).map_err(|e| vec![e.at(name)])?;
+        Self {
+            files: vec![first],
+            root_dir: None,
+        }
+        .load_refs()
+    }
+
+    /// Loads every file the loaded files reference, transitively.
+    fn load_refs(mut self) -> Result<Self, Vec<SpecError>> {
+        let docs = &mut self;
         let mut errors = Vec::new();
         let mut next = 0;
         while next < docs.files.len() {
@@ -89,7 +102,7 @@ impl Documents {
             next += 1;
         }
         if errors.is_empty() {
-            Ok(docs)
+            Ok(self)
         } else {
             Err(errors)
         }
@@ -144,11 +157,9 @@ impl Documents {
         if let (Some(path), _) = self.split(from, reference)? {
             if !self.files.iter().any(|d| d.path == path) {
                 if self.files.len() >= MAX_FILES {
-                    return Err(format!(
-                        "a spec may reference at most {MAX_FILES} files"
-                    ));
+                    return Err(format!("a spec may reference at most {MAX_FILES} files"));
                 }
-                let doc = read(&path).map_err(|(m, ..)| format!("$ref {reference:?}: {m}"))?;
+                let doc = read(&path).map_err(|e| format!("$ref {reference:?}: {}", e.message))?;
                 self.files.push(doc);
             }
         }
@@ -176,6 +187,11 @@ impl Documents {
         if file.is_empty() {
             return Ok((None, pointer));
         }
+        let Some(root_dir) = &self.root_dir else {
+            return Err(format!(
+                "$ref {reference:?} names a file; only a spec loaded from a file may reference others"
+            ));
+        };
         let base = self.files[from]
             .path
             .parent()
@@ -185,7 +201,7 @@ impl Documents {
         let path = path
             .canonicalize()
             .map_err(|e| format!("$ref {reference:?}: cannot read {}: {e}", path.display()))?;
-        if !path.starts_with(&self.root_dir) {
+        if !path.starts_with(root_dir) {
             return Err(format!(
                 "$ref {reference:?} leaves the spec's folder; referenced files must sit beside the spec"
             ));
@@ -194,39 +210,83 @@ impl Documents {
     }
 }
 
-/// Reads and parses one file (YAML, which includes JSON). Errors carry a line and column when
-/// the text has them.
-fn read(path: &Path) -> Result<Document, (String, usize, usize)> {
-    let whole = |m: String| (m, 0, 0);
-    let meta = std::fs::metadata(path).map_err(|e| whole(format!("cannot read spec: {e}")))?;
+/// Why a file could not be read: a message and, when the text has it, a line and column.
+struct ReadError {
+    message: String,
+    line: usize,
+    column: usize,
+}
+
+impl ReadError {
+    fn whole(message: String) -> Self {
+        Self {
+            message,
+            line: 0,
+            column: 0,
+        }
+    }
+
+    fn at(self, file: &Path) -> SpecError {
+        SpecError {
+            file: file.to_path_buf(),
+            line: self.line,
+            column: self.column,
+            pointer: String::new(),
+            message: self.message,
+        }
+    }
+}
+
+/// Reads and parses one file (YAML, which includes JSON).
+fn read(path: &Path) -> Result<Document, ReadError> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| ReadError::whole(format!("cannot read spec: {e}")))?;
     if meta.len() > MAX_FILE_BYTES {
-        return Err(whole(format!(
+        return Err(ReadError::whole(format!(
             "spec file is {} bytes; the limit is {MAX_FILE_BYTES}",
             meta.len()
         )));
     }
-    let bytes = std::fs::read(path).map_err(|e| whole(format!("cannot read spec: {e}")))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| ReadError::whole(format!("cannot read spec: {e}")))?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        whole(format!(
+        ReadError::whole(format!(
             "spec is not valid UTF-8 (at byte {})",
             e.utf8_error().valid_up_to()
         ))
     })?;
-    let value: Value = serde_saphyr::from_str(&text).map_err(|e| {
+    parse(
+        &text,
+        path.canonicalize().unwrap_or_else(|_| path.to_path_buf()),
+    )
+}
+
+/// Parses spec text (YAML, which includes JSON).
+fn parse(text: &str, path: PathBuf) -> Result<Document, ReadError> {
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(ReadError::whole(format!(
+            "spec is {} bytes; the limit is {MAX_FILE_BYTES}",
+            text.len()
+        )));
+    }
+    let value: Value = serde_saphyr::from_str(text).map_err(|e| {
         let (line, column) = e
             .location()
             .map(|l| (l.line() as usize, l.column() as usize))
             .unwrap_or((0, 0));
-        let text = e.without_snippet().to_string();
-        let first = text.lines().next().unwrap_or("invalid YAML").trim();
+        let full = e.without_snippet().to_string();
+        let first = full.lines().next().unwrap_or("invalid YAML").trim();
         let first = first.find(" at line ").map_or(first, |i| &first[..i]);
-        (format!("spec is not valid YAML or JSON: {first}"), line, column)
+        ReadError {
+            message: format!("spec is not valid YAML or JSON: {first}"),
+            line,
+            column,
+        }
     })?;
-    let path = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     Ok(Document {
         path,
         value: Arc::new(value),
-        map: SourceMap::new(&text),
+        map: SourceMap::new(text),
     })
 }
 

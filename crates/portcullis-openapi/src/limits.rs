@@ -48,18 +48,15 @@ impl ShapeLimits {
                     "an object has more than {} properties",
                     self.max_properties
                 )),
-                Value::Object(m)
-                    if m.keys().any(|k| too_long(k, self.max_string_length)) =>
-                {
+                Value::Object(m) if m.keys().any(|k| too_long(k, self.max_string_length)) => {
                     Some(format!(
                         "a property name is longer than {} characters",
                         self.max_string_length
                     ))
                 }
-                Value::Array(_) | Value::Object(_) if depth > self.max_depth => Some(format!(
-                    "nested deeper than {} levels",
-                    self.max_depth
-                )),
+                Value::Array(_) | Value::Object(_) if depth > self.max_depth => {
+                    Some(format!("nested deeper than {} levels", self.max_depth))
+                }
                 _ => None,
             };
             if let Some(reason) = problem {

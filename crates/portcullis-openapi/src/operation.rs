@@ -152,7 +152,11 @@ impl Operation {
     }
 
     /// Validates a request body (empty: none was sent).
-    pub fn check_body(&self, content_type: Option<&str>, body: &[u8]) -> Result<(), RequestRefusal> {
+    pub fn check_body(
+        &self,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), RequestRefusal> {
         let mut out = Violations::new(self.options.max_errors);
         let Some(spec) = &self.body else {
             return if body.is_empty() {
@@ -185,7 +189,8 @@ impl Operation {
             return RequestRefusal::from(out);
         }
         if let Some(schema) = media.schema {
-            Validator::new(&self.schemas, Direction::Request, &mut out, "/body").check(schema, &value);
+            Validator::new(&self.schemas, Direction::Request, &mut out, "/body")
+                .check(schema, &value);
         }
         RequestRefusal::from(out)
     }
@@ -201,7 +206,11 @@ impl Operation {
                     .iter()
                     .find(|r| r.status == StatusKey::Class(status / 100))
             })
-            .or_else(|| self.responses.iter().find(|r| r.status == StatusKey::Default));
+            .or_else(|| {
+                self.responses
+                    .iter()
+                    .find(|r| r.status == StatusKey::Default)
+            });
         let Some(spec) = spec else {
             return ResponsePlan::Undocumented;
         };
@@ -241,7 +250,8 @@ impl Operation {
             ResponseMode::Strip => schema::strip(&self.schemas, schema.0, &mut value),
             _ => 0,
         };
-        Validator::new(&self.schemas, Direction::Response, &mut out, "/body").check(schema.0, &value);
+        Validator::new(&self.schemas, Direction::Response, &mut out, "/body")
+            .check(schema.0, &value);
         let refuse = mode == ResponseMode::Block && !out.is_empty();
         ResponseVerdict {
             rewritten: (removed > 0).then(|| value.to_string().into_bytes()),

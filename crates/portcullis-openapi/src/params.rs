@@ -269,7 +269,10 @@ fn pairs_value(
                 .chain(values)
                 .map(|v| coerce(schemas, items, v))
                 .collect(),
-            Some(sep) => first.split(sep).map(|v| coerce(schemas, items, v)).collect(),
+            Some(sep) => first
+                .split(sep)
+                .map(|v| coerce(schemas, items, v))
+                .collect(),
         };
         return Some(Value::Array(list));
     }
@@ -295,7 +298,10 @@ fn delimited(schemas: &Schemas, id: SchemaId, text: &str, sep: char, explode: bo
         if explode {
             for pair in text.split(sep) {
                 let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                obj.insert(k.to_owned(), coerce(schemas, schemas.property_schema(id, k), v));
+                obj.insert(
+                    k.to_owned(),
+                    coerce(schemas, schemas.property_schema(id, k), v),
+                );
             }
         } else {
             let parts: Vec<&str> = text.split(sep).collect();
@@ -314,7 +320,8 @@ fn delimited(schemas: &Schemas, id: SchemaId, text: &str, sep: char, explode: bo
 /// the text as a string (and validation says what was expected).
 pub(crate) fn coerce(schemas: &Schemas, id: Option<SchemaId>, raw: &str) -> Value {
     let t = id.map_or(0, |id| schemas.types_of(id));
-    if t == 0 || t & types::STRING != 0 && t & (types::INTEGER | types::NUMBER | types::BOOLEAN) == 0
+    if t == 0
+        || t & types::STRING != 0 && t & (types::INTEGER | types::NUMBER | types::BOOLEAN) == 0
     {
         return Value::String(raw.to_owned());
     }
@@ -387,7 +394,10 @@ fn cookie_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
 /// becomes U+FFFD.
 pub(crate) fn percent_decode(s: &str, plus_is_space: bool) -> String {
     let b = s.as_bytes();
-    if !b.iter().any(|c| *c == b'%' || (plus_is_space && *c == b'+')) {
+    if !b
+        .iter()
+        .any(|c| *c == b'%' || (plus_is_space && *c == b'+'))
+    {
         return s.to_owned();
     }
     let mut out = Vec::with_capacity(b.len());
@@ -395,9 +405,10 @@ pub(crate) fn percent_decode(s: &str, plus_is_space: bool) -> String {
     while i < b.len() {
         match b[i] {
             b'%' if i + 2 < b.len() => {
-                if let (Some(h), Some(l)) =
-                    (crate::document::hex(b[i + 1]), crate::document::hex(b[i + 2]))
-                {
+                if let (Some(h), Some(l)) = (
+                    crate::document::hex(b[i + 1]),
+                    crate::document::hex(b[i + 2]),
+                ) {
                     out.push(h * 16 + l);
                     i += 3;
                     continue;

@@ -62,7 +62,9 @@ impl Kind {
 
     fn pattern(self) -> &'static str {
         match self {
-            Self::Email => r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}",
+            Self::Email => {
+                r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})*\.[A-Za-z]{2,24}"
+            }
             Self::Card => r"\b(?:\d[ -]?){12,18}\d\b",
             Self::Iban => r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b",
             Self::Ssn => r"\b\d{3}-\d{2}-\d{4}\b",
@@ -86,7 +88,11 @@ impl Kind {
                 Some(format!("{first}***@{domain}"))
             }
             Self::Card => {
-                let digits: Vec<u8> = found.bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').collect();
+                let digits: Vec<u8> = found
+                    .bytes()
+                    .filter(u8::is_ascii_digit)
+                    .map(|b| b - b'0')
+                    .collect();
                 ((13..=19).contains(&digits.len()) && luhn(&digits)).then(|| last(found, 4, "****"))
             }
             Self::Iban => {
@@ -95,7 +101,9 @@ impl Kind {
             }
             Self::Ssn => {
                 let area = &found[..3];
-                let valid = area != "000" && area != "666" && !area.starts_with('9')
+                let valid = area != "000"
+                    && area != "666"
+                    && !area.starts_with('9')
                     && &found[4..6] != "00"
                     && &found[7..] != "0000";
                 valid.then(|| last(found, 4, "***-**-"))
@@ -137,7 +145,7 @@ fn luhn(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn iban_valid(iban: &str) -> bool {
@@ -198,8 +206,8 @@ impl Masker {
             let re = Regex::new(k.pattern()).map_err(|e| format!("{}: {e}", k.name()))?;
             detectors.push((*k, re));
         }
-        let prefilter = RegexSet::new(detectors.iter().map(|(k, _)| k.pattern()))
-            .map_err(|e| e.to_string())?;
+        let prefilter =
+            RegexSet::new(detectors.iter().map(|(k, _)| k.pattern())).map_err(|e| e.to_string())?;
         let mut fields = Vec::new();
         for p in pointers {
             if !p.starts_with('/') {
@@ -243,7 +251,9 @@ impl Masker {
                     *s = new;
                 }
             }
-            Value::Array(items) => items.iter_mut().for_each(|v| self.walk(v, masked, depth + 1)),
+            Value::Array(items) => items
+                .iter_mut()
+                .for_each(|v| self.walk(v, masked, depth + 1)),
             Value::Object(m) => m.values_mut().for_each(|v| self.walk(v, masked, depth + 1)),
             _ => {}
         }
@@ -288,7 +298,9 @@ fn mask_field(value: &mut Value, path: &[String], masked: &mut Masked) {
         return;
     };
     match value {
-        Value::Object(m) if first == "*" => m.values_mut().for_each(|v| mask_field(v, rest, masked)),
+        Value::Object(m) if first == "*" => {
+            m.values_mut().for_each(|v| mask_field(v, rest, masked))
+        }
         Value::Object(m) => {
             if let Some(v) = m.get_mut(first) {
                 mask_field(v, rest, masked);

@@ -159,7 +159,10 @@ mod tests {
     #[test]
     fn finds_keys_with_slashes_and_dots_by_pointer() {
         let m = SourceMap::new("paths:\n  /v1.0/users:\n    get:\n      operationId: x\n");
-        assert_eq!(m.locate_pointer("/paths/~1v1.0~1users/get/operationId"), (4, 20));
+        assert_eq!(
+            m.locate_pointer("/paths/~1v1.0~1users/get/operationId"),
+            (4, 20)
+        );
         assert_eq!(pointer_segments("/a~1b/c~0d"), ["a/b", "c~d"]);
         assert_eq!(escape_segment("/a~"), "~1a~0");
     }

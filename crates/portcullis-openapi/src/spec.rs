@@ -29,14 +29,25 @@ pub struct Spec {
     pub version: Version,
     /// `info.title`.
     pub title: String,
-    /// Every operation, in the spec's order.
+    /// Every operation, by path (then method).
     pub operations: Vec<Arc<Operation>>,
 }
 
 impl Spec {
     /// Loads and compiles the spec at `path` (and the local files it references).
     pub fn load(path: &Path, options: &Options) -> Result<Self, SpecErrors> {
-        let docs = Documents::load(path).map_err(SpecErrors)?;
+        Self::compile(Documents::load(path).map_err(SpecErrors)?, options)
+    }
+
+    /// Compiles a spec given as text (`name` labels errors). It may not reference files.
+    pub fn parse(text: &str, name: &Path, options: &Options) -> Result<Self, SpecErrors> {
+        Self::compile(
+            Documents::from_text(text, name).map_err(SpecErrors)?,
+            options,
+        )
+    }
+
+    fn compile(docs: Documents, options: &Options) -> Result<Self, SpecErrors> {
         let mut loader = Loader {
             docs: &docs,
             errors: Vec::new(),
@@ -67,10 +78,9 @@ impl Spec {
                 )]))
             }
             None => {
-                return Err(SpecErrors(vec![docs.error(
-                    &root,
-                    "missing `openapi` (the version, e.g. 3.1.0)",
-                )]))
+                return Err(SpecErrors(vec![
+                    docs.error(&root, "missing `openapi` (the version, e.g. 3.1.0)")
+                ]))
             }
         };
         let title = top
@@ -138,7 +148,10 @@ impl Spec {
 fn requires_credentials(v: &Value) -> bool {
     match v {
         Value::Array(reqs) => {
-            !reqs.is_empty() && reqs.iter().all(|r| r.as_object().is_some_and(|m| !m.is_empty()))
+            !reqs.is_empty()
+                && reqs
+                    .iter()
+                    .all(|r| r.as_object().is_some_and(|m| !m.is_empty()))
         }
         _ => true,
     }
@@ -227,12 +240,18 @@ impl<'d> Loader<'d> {
                 if !names.contains(&p.name) {
                     self.error(
                         &op_at,
-                        format!("path parameter {:?} is not in the path template {template}", p.name),
+                        format!(
+                            "path parameter {:?} is not in the path template {template}",
+                            p.name
+                        ),
                     );
                 }
             }
             for n in &names {
-                if !params.iter().any(|p| p.location == Location::Path && &p.name == n) {
+                if !params
+                    .iter()
+                    .any(|p| p.location == Location::Path && &p.name == n)
+                {
                     self.error(
                         &op_at,
                         format!("path template parameter {{{n}}} is not declared in `parameters`"),
@@ -242,7 +261,10 @@ impl<'d> Loader<'d> {
             let id = match op.get("operationId") {
                 Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
                 Some(_) => {
-                    self.error(&op_at.child("operationId"), "operationId must be a non-empty string");
+                    self.error(
+                        &op_at.child("operationId"),
+                        "operationId must be a non-empty string",
+                    );
                     None
                 }
                 None => None,
@@ -255,7 +277,10 @@ impl<'d> Loader<'d> {
             let sunset = match op.get("x-sunset") {
                 Some(Value::String(s)) => Some(s.clone()),
                 Some(_) => {
-                    self.error(&op_at.child("x-sunset"), "x-sunset must be a date such as 2027-01-31");
+                    self.error(
+                        &op_at.child("x-sunset"),
+                        "x-sunset must be a date such as 2027-01-31",
+                    );
                     None
                 }
                 None => None,
@@ -268,7 +293,10 @@ impl<'d> Loader<'d> {
                 summary: op.get("summary").and_then(Value::as_str).map(str::to_owned),
                 deprecated: op.get("deprecated") == Some(&Value::Bool(true)),
                 sunset,
-                spec_security: op.get("security").map(requires_credentials).or(spec_security),
+                spec_security: op
+                    .get("security")
+                    .map(requires_credentials)
+                    .or(spec_security),
                 params,
                 body,
                 responses,
@@ -294,10 +322,14 @@ impl<'d> Loader<'d> {
             match name {
                 Some(n)
                     if !n.is_empty()
-                        && n.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) =>
+                        && n.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)) =>
                 {
                     if names.iter().any(|x| x == n) {
-                        self.error(at, format!("path parameter {{{n}}} appears twice in {template}"));
+                        self.error(
+                            at,
+                            format!("path parameter {{{n}}} appears twice in {template}"),
+                        );
                     }
                     names.push(n.to_owned());
                 }
@@ -313,7 +345,12 @@ impl<'d> Loader<'d> {
         Some(names)
     }
 
-    fn params(&mut self, compiler: &mut Compiler<'_>, at: &Loc, owner: &Map<String, Value>) -> Vec<Param> {
+    fn params(
+        &mut self,
+        compiler: &mut Compiler<'_>,
+        at: &Loc,
+        owner: &Map<String, Value>,
+    ) -> Vec<Param> {
         let mut out: Vec<Param> = Vec::new();
         match owner.get("parameters") {
             None => {}
@@ -321,8 +358,18 @@ impl<'d> Loader<'d> {
                 for i in 0..list.len() {
                     let p_at = at.child("parameters").child(&i.to_string());
                     if let Some(p) = self.param(compiler, &p_at) {
-                        if out.iter().any(|q| q.name == p.name && q.location == p.location) {
-                            self.error(&p_at, format!("parameter {:?} in {} is declared twice", p.name, p.location.name()));
+                        if out
+                            .iter()
+                            .any(|q| q.name == p.name && q.location == p.location)
+                        {
+                            self.error(
+                                &p_at,
+                                format!(
+                                    "parameter {:?} in {} is declared twice",
+                                    p.name,
+                                    p.location.name()
+                                ),
+                            );
                         }
                         out.push(p);
                     }
@@ -339,23 +386,36 @@ impl<'d> Loader<'d> {
             self.error(&at, "a parameter needs a `name`");
             return None;
         };
-        let location = match m.get("in").and_then(Value::as_str).and_then(Location::parse) {
+        let location = match m
+            .get("in")
+            .and_then(Value::as_str)
+            .and_then(Location::parse)
+        {
             Some(l) => l,
             None => {
-                self.error(&at.child("in"), "`in` must be path, query, header or cookie");
+                self.error(
+                    &at.child("in"),
+                    "`in` must be path, query, header or cookie",
+                );
                 return None;
             }
         };
         let required = m.get("required") == Some(&Value::Bool(true));
         if location == Location::Path && !required {
-            self.error(&at, format!("path parameter {name:?} must have `required: true`"));
+            self.error(
+                &at,
+                format!("path parameter {name:?} must have `required: true`"),
+            );
         }
         let style = match m.get("style") {
             None => Style::default_for(location),
             Some(v) => match v.as_str().and_then(Style::parse) {
                 Some(s) if style_fits(s, location) => s,
                 _ => {
-                    self.error(&at.child("style"), format!("style {v} is not valid for a {} parameter", location.name()));
+                    self.error(
+                        &at.child("style"),
+                        format!("style {v} is not valid for a {} parameter", location.name()),
+                    );
                     Style::default_for(location)
                 }
             },
@@ -373,7 +433,10 @@ impl<'d> Loader<'d> {
                     Some(_) => compiler.compile(&media_at.child("schema"), false),
                     None => compiler.any(),
                 };
-                (schema, body::kind_of(&body::essence(media)) == body::MediaKind::Json)
+                (
+                    schema,
+                    body::kind_of(&body::essence(media)) == body::MediaKind::Json,
+                )
             }
             _ => {
                 self.error(&at, format!("parameter {name:?} needs exactly one of `schema` or `content` (with one media type)"));
@@ -399,9 +462,14 @@ impl<'d> Loader<'d> {
     fn request_body(&mut self, compiler: &mut Compiler<'_>, at: &Loc) -> Option<RequestBodySpec> {
         let (at, m) = self.deref(at)?;
         let media = match m.get("content") {
-            Some(Value::Object(c)) if !c.is_empty() => self.media(compiler, &at.child("content"), c),
+            Some(Value::Object(c)) if !c.is_empty() => {
+                self.media(compiler, &at.child("content"), c)
+            }
             _ => {
-                self.error(&at, "requestBody needs `content` with at least one media type");
+                self.error(
+                    &at,
+                    "requestBody needs `content` with at least one media type",
+                );
                 Vec::new()
             }
         };
@@ -411,7 +479,12 @@ impl<'d> Loader<'d> {
         })
     }
 
-    fn media(&mut self, compiler: &mut Compiler<'_>, at: &Loc, content: &Map<String, Value>) -> Vec<Media> {
+    fn media(
+        &mut self,
+        compiler: &mut Compiler<'_>,
+        at: &Loc,
+        content: &Map<String, Value>,
+    ) -> Vec<Media> {
         content
             .iter()
             .map(|(range, v)| {
@@ -429,7 +502,12 @@ impl<'d> Loader<'d> {
             .collect()
     }
 
-    fn responses(&mut self, compiler: &mut Compiler<'_>, op_at: &Loc, op: &Map<String, Value>) -> Vec<ResponseSpec> {
+    fn responses(
+        &mut self,
+        compiler: &mut Compiler<'_>,
+        op_at: &Loc,
+        op: &Map<String, Value>,
+    ) -> Vec<ResponseSpec> {
         let at = op_at.child("responses");
         let Some(Value::Object(responses)) = op.get("responses") else {
             if op.contains_key("responses") {
@@ -457,7 +535,10 @@ impl<'d> Loader<'d> {
                 k => match k.parse::<u16>() {
                     Ok(c @ 100..=599) => StatusKey::Exact(c),
                     _ => {
-                        self.error(&r_at, format!("invalid response status {k:?} (100-599, 2XX or default)"));
+                        self.error(
+                            &r_at,
+                            format!("invalid response status {k:?} (100-599, 2XX or default)"),
+                        );
                         continue;
                     }
                 },
@@ -468,7 +549,10 @@ impl<'d> Loader<'d> {
             let media = match r.get("content") {
                 Some(Value::Object(c)) => self.media(compiler, &r_at.child("content"), c),
                 Some(_) => {
-                    self.error(&r_at.child("content"), "content must be an object keyed by media type");
+                    self.error(
+                        &r_at.child("content"),
+                        "content must be an object keyed by media type",
+                    );
                     Vec::new()
                 }
                 None => Vec::new(),

@@ -77,37 +77,54 @@ impl Violations {
     }
 }
 
-/// A pointer under construction: segments are pushed and popped as validation descends.
+/// A pointer under construction: segments are pushed and popped as validation descends, and
+/// only rendered as text when a violation needs it (valid input allocates nothing here).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Pointer(String);
+pub(crate) struct Pointer<'v> {
+    root: String,
+    segments: Vec<Segment<'v>>,
+}
 
-impl Pointer {
+#[derive(Debug, Clone, Copy)]
+enum Segment<'v> {
+    Key(&'v str),
+    Index(usize),
+}
+
+impl<'v> Pointer<'v> {
     pub(crate) fn new(root: &str) -> Self {
-        Self(root.to_owned())
+        Self {
+            root: root.to_owned(),
+            segments: Vec::new(),
+        }
     }
 
-    pub(crate) fn as_str(&self) -> &str {
-        &self.0
+    /// The pointer as text, input-derived segments made safe.
+    pub(crate) fn render(&self) -> String {
+        let mut out = self.root.clone();
+        for s in &self.segments {
+            out.push('/');
+            match s {
+                Segment::Key(k) => push_safe(&mut out, k),
+                Segment::Index(i) => out.push_str(&i.to_string()),
+            }
+        }
+        out
     }
 
-    /// Appends a segment taken from the input, made safe; returns the length to truncate back to.
-    pub(crate) fn push(&mut self, segment: &str) -> usize {
-        let mark = self.0.len();
-        self.0.push('/');
-        push_safe(&mut self.0, segment);
-        mark
+    /// Appends a key taken from the input.
+    pub(crate) fn push(&mut self, key: &'v str) {
+        self.segments.push(Segment::Key(key));
     }
 
     /// Appends an array index.
-    pub(crate) fn push_index(&mut self, index: usize) -> usize {
-        let mark = self.0.len();
-        self.0.push('/');
-        self.0.push_str(&index.to_string());
-        mark
+    pub(crate) fn push_index(&mut self, index: usize) {
+        self.segments.push(Segment::Index(index));
     }
 
-    pub(crate) fn pop(&mut self, mark: usize) {
-        self.0.truncate(mark);
+    /// Removes the last segment.
+    pub(crate) fn pop(&mut self) {
+        self.segments.pop();
     }
 }
 
@@ -142,7 +159,10 @@ mod tests {
 
     #[test]
     fn hostile_segments_are_neutralised() {
-        assert_eq!(safe_segment("<script>alert(1)</script>"), "?script?alert?1??~1script?");
+        assert_eq!(
+            safe_segment("<script>alert(1)</script>"),
+            "?script?alert?1??~1script?"
+        );
         assert_eq!(safe_segment("a/b~c"), "a~1b~0c");
         assert_eq!(safe_segment(&"x".repeat(100)).len(), MAX_SEGMENT + 3);
     }

@@ -116,21 +116,28 @@ fn reasons(r: Result<(), RequestRefusal>) -> Vec<String> {
 #[test]
 fn bodies_are_judged_the_same_in_both_dialects() {
     assert_eq!(body(r#"{"name": "pen", "price": 1.5}"#), Ok(()));
-    assert_eq!(body(r#"{"name": "pen", "price": 1.5, "note": null}"#), Ok(()));
+    assert_eq!(
+        body(r#"{"name": "pen", "price": 1.5, "note": null}"#),
+        Ok(())
+    );
     assert_eq!(
         reasons(body(r#"{"name": "pen", "price": 0}"#)),
         ["/body/price at or below the minimum 0"]
     );
     // Mass assignment: a property the schema does not declare, and a read-only one.
     assert_eq!(
-        reasons(body(r#"{"name": "pen", "price": 1, "is_admin": true, "id": 7}"#)),
+        reasons(body(
+            r#"{"name": "pen", "price": 1, "is_admin": true, "id": 7}"#
+        )),
         [
             "/body/id read-only property may not be sent",
             "/body/is_admin property not allowed by the schema"
         ]
     );
     assert_eq!(
-        reasons(body(r#"{"name": "Robert'); DROP TABLE items;--", "price": 1}"#)),
+        reasons(body(
+            r#"{"name": "Robert'); DROP TABLE items;--", "price": 1}"#
+        )),
         [
             "/body/name longer than 10 characters",
             "/body/name does not match the required pattern"
@@ -154,7 +161,10 @@ fn bodies_are_judged_the_same_in_both_dialects() {
         )),
         ["/body/owner/role property not allowed by the schema"]
     );
-    assert_eq!(reasons(body("{not json")), ["/body not valid JSON (line 1, column 2)"]);
+    assert_eq!(
+        reasons(body("{not json")),
+        ["/body not valid JSON (line 1, column 2)"]
+    );
     assert_eq!(reasons(body("")), ["/body request body is required"]);
 }
 
@@ -187,7 +197,10 @@ fn content_types_are_enforced_and_forms_are_typed() {
 
 #[test]
 fn parameters_are_parsed_by_style_and_validated() {
-    assert_eq!(query("limit=10&tags=a&tags=b&filter[color]=red&filter[size]=3"), Ok(()));
+    assert_eq!(
+        query("limit=10&tags=a&tags=b&filter[color]=red&filter[size]=3"),
+        Ok(())
+    );
     assert_eq!(
         reasons(query("limit=0")),
         ["/query/limit at or below the minimum 0"]
@@ -205,7 +218,10 @@ fn parameters_are_parsed_by_style_and_validated() {
         ["/query/filter/size expected integer, got string"]
     );
     // Parameter pollution and undocumented parameters.
-    assert_eq!(reasons(query("limit=1&limit=2")), ["/query/limit given more than once"]);
+    assert_eq!(
+        reasons(query("limit=1&limit=2")),
+        ["/query/limit given more than once"]
+    );
     assert_eq!(
         reasons(query("debug=1&%3Cscript%3E=1")),
         [
@@ -240,7 +256,10 @@ fn parameters_are_parsed_by_style_and_validated() {
     };
     assert!(path("42").is_empty());
     assert_eq!(path("0"), ["/path/id below the minimum 1"]);
-    assert_eq!(path("1%20OR%201%3D1"), ["/path/id expected integer, got string"]);
+    assert_eq!(
+        path("1%20OR%201%3D1"),
+        ["/path/id expected integer, got string"]
+    );
 }
 
 #[test]
@@ -264,10 +283,19 @@ fn responses_are_stripped_blocked_or_reported() {
     let ResponsePlan::Json(schema) = get.response_plan(200, Some("application/json")) else {
         panic!("200 is documented as JSON")
     };
-    assert_eq!(get.response_plan(500, Some("text/plain")), ResponsePlan::Undocumented);
-    assert_eq!(get.response_plan(200, Some("text/html")), ResponsePlan::Unchecked);
+    assert_eq!(
+        get.response_plan(500, Some("text/plain")),
+        ResponsePlan::Undocumented
+    );
+    assert_eq!(
+        get.response_plan(200, Some("text/html")),
+        ResponsePlan::Unchecked
+    );
     let list = op(&spec, "listItems");
-    assert!(matches!(list.response_plan(404, None), ResponsePlan::Unchecked));
+    assert!(matches!(
+        list.response_plan(404, None),
+        ResponsePlan::Unchecked
+    ));
 
     let leaky = br#"{"id": 1, "name": "pen", "price": 2, "secret": "s3", "password_hash": "$2b$x", "owner": {"name": "ann", "ssn": "1"}}"#;
     let v = get.check_response(schema, leaky, ResponseMode::Strip);
@@ -294,7 +322,9 @@ fn hostile_bodies_are_bounded() {
     let spec = load("v31.yaml");
     let create = op(&spec, "createItem");
     let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
-    assert!(create.check_body(Some("application/json"), deep.as_bytes()).is_err());
+    assert!(create
+        .check_body(Some("application/json"), deep.as_bytes())
+        .is_err());
     // Many violations: the list is capped.
     let many: String = (0..500)
         .map(|i| format!("\"f{i}\": 1"))
@@ -310,7 +340,13 @@ fn hostile_bodies_are_bounded() {
     assert_eq!(violations.len(), Options::default().max_errors);
     assert!(truncated);
     // Garbage never panics.
-    for junk in [&b"\xff\xfe"[..], b"null", b"[]", b"1e999999", b"\"\\ud800\""] {
+    for junk in [
+        &b"\xff\xfe"[..],
+        b"null",
+        b"[]",
+        b"1e999999",
+        b"\"\\ud800\"",
+    ] {
         let _ = create.check_body(Some("application/json"), junk);
         let _ = create.check_body(Some("application/x-www-form-urlencoded"), junk);
         let _ = create.check_body(Some("multipart/form-data; boundary=x"), junk);

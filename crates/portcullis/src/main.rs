@@ -246,7 +246,10 @@ fn check(path: &Path, format: Format) -> ExitCode {
         }
     }
     println!("\nAPI inventory:");
-    print!("{}", portcullis_gateway::inventory::table(&report.inventory));
+    print!(
+        "{}",
+        portcullis_gateway::inventory::table(&report.inventory)
+    );
     ExitCode::SUCCESS
 }
 

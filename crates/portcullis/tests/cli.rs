@@ -32,6 +32,70 @@ fn free_port() -> u16 {
 }
 
 #[test]
+fn check_prints_the_api_inventory_as_a_table_and_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/demo-openapi.yaml");
+    std::fs::copy(&spec, dir.path().join("spec.yaml")).unwrap();
+    let cfg = dir.path().join("api.yaml");
+    std::fs::write(
+        &cfg,
+        "listeners:\n  - { name: web, bind: 127.0.0.1:0 }\nupstreams:\n  u: { targets: [\"http://127.0.0.1:9\"] }\napis:\n  - name: shop\n    upstream: u\n    public: true\n    openapi: { spec: spec.yaml }\n    operations:\n      searchProducts:\n        rate_limits: [{ name: search-per-ip, key: [ip], rate: 10/s }]\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = check(&cfg);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("API inventory:"), "{stdout}");
+    let row = stdout
+        .lines()
+        .find(|l| l.contains("searchProducts"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    for cell in [
+        "shop",
+        "GET",
+        "/search",
+        "public",
+        "search-per-ip 10/s",
+        "yes",
+    ] {
+        assert!(row.contains(cell), "{row}");
+    }
+    assert!(
+        stdout.contains("have no authentication (public: true)"),
+        "{stdout}"
+    );
+
+    let out = portcullis()
+        .args(["check", "--format", "json", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let inventory = json["inventory"].as_array().unwrap();
+    assert_eq!(inventory.len(), 12);
+    let crash = inventory
+        .iter()
+        .find(|e| e["operation"] == "debugCrash")
+        .unwrap();
+    assert_eq!(crash["deprecated"], true);
+    assert_eq!(crash["methods"], serde_json::json!(["GET"]));
+
+    // A broken spec: the error points into the spec file.
+    std::fs::write(
+        dir.path().join("spec.yaml"),
+        "openapi: 3.1.0\ninfo: { title: t, version: '1' }\npaths:\n  /a:\n    get:\n      responses: { '200': { $ref: 'https://evil.example/r.yaml' } }\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = check(&cfg);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("spec.yaml:6:") && stderr.contains("remote $ref"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn check_accepts_a_valid_config_with_a_summary_and_warnings() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("ok.yaml");
@@ -202,6 +266,11 @@ fn demo_starts_prints_its_tour_and_stops_on_sigterm() {
         "\"login-per-ip\";q=5;w=60",
         "ratelimit: \"login-per-ip\";r=0;t=",
         "portcullis_security_events_total",
+        "deprecation: true",
+        "\"password_hash\"",
+        "\"email\":\"a***@example.com\"",
+        "\"pointer\":\"/body/price\"",
+        "\"pointer\":\"/query/q\"",
     ] {
         assert!(
             out.contains(expected),

@@ -31,14 +31,14 @@ pub fn check(loaded: &LoadedConfig) -> Report {
     let mut findings = listener_findings(loaded);
     findings.extend(state_findings(loaded));
     findings.extend(admin_findings(loaded));
-    let (summary, inventory) =
-        match Runtime::build(loaded, &crate::services::Services::for_check()) {
-            Ok(rt) => (Some(rt.summary), rt.inventory),
-            Err(errors) => {
-                findings.extend(errors);
-                (None, Vec::new())
-            }
-        };
+    let (summary, inventory) = match Runtime::build(loaded, &crate::services::Services::for_check())
+    {
+        Ok(rt) => (Some(rt.summary), rt.inventory),
+        Err(errors) => {
+            findings.extend(errors);
+            (None, Vec::new())
+        }
+    };
     findings.extend(warnings(loaded));
     Report {
         findings,
@@ -308,6 +308,56 @@ fn warnings(loaded: &LoadedConfig) -> Vec<Finding> {
                     "upstream error bodies (stack traces) reach clients on this route",
                 ));
             }
+        }
+        if let Some(o) = &api.openapi {
+            out.extend(openapi_warnings(ai, api, o));
+        }
+    }
+    out
+}
+
+/// Settings that weaken an API's OpenAPI enforcement.
+fn openapi_warnings(
+    ai: usize,
+    api: &crate::config::model::ApiConfig,
+    o: &crate::config::model::OpenApiConfig,
+) -> Vec<Finding> {
+    use crate::config::model::{ResponseModeConfig, UndocumentedResponses, UnknownFieldsMode};
+    let at = format!("apis.{ai}.openapi");
+    let mut out = Vec::new();
+    if api.public {
+        out.push(Finding::warning(
+            format!("apis.{ai}.public"),
+            format!(
+                "the spec operations of API {:?} have no authentication (public: true)",
+                api.name
+            ),
+        ));
+    }
+    if o.unknown_fields == UnknownFieldsMode::Open {
+        out.push(Finding::warning(
+            format!("{at}.unknown_fields"),
+            "unknown properties and query parameters are accepted: mass assignment is not blocked",
+        ));
+    }
+    if o.responses == ResponseModeConfig::Report {
+        out.push(Finding::warning(
+            format!("{at}.responses"),
+            "responses are only reported: undeclared data still reaches clients",
+        ));
+    }
+    if o.undocumented_responses == UndocumentedResponses::Pass {
+        out.push(Finding::warning(
+            format!("{at}.undocumented_responses"),
+            "bodies of undocumented statuses (error details) reach clients",
+        ));
+    }
+    for (id, op) in &api.operations {
+        if op.expose_upstream_errors {
+            out.push(Finding::warning(
+                format!("apis.{ai}.operations.{id}.expose_upstream_errors"),
+                "upstream error bodies (stack traces) reach clients on this operation",
+            ));
         }
     }
     out

@@ -22,7 +22,11 @@ pub struct Deprecation {
 impl Deprecation {
     /// The stage for an operation that is `deprecated` and/or has a `sunset`; None when it is
     /// neither.
-    pub fn new(deprecated: bool, sunset: Option<Timestamp>, refuse_after_sunset: bool) -> Option<Self> {
+    pub fn new(
+        deprecated: bool,
+        sunset: Option<Timestamp>,
+        refuse_after_sunset: bool,
+    ) -> Option<Self> {
         if !deprecated && sunset.is_none() {
             return None;
         }
@@ -53,7 +57,9 @@ pub fn parse_sunset(text: &str) -> Result<Timestamp, String> {
     t.parse::<jiff::civil::Date>()
         .and_then(|d| d.to_zoned_datetime(jiff::tz::TimeZone::UTC))
         .map(|z| z.timestamp())
-        .map_err(|_| format!("invalid sunset {t:?}: write a date such as 2027-01-31 or an RFC 3339 time"))
+        .map_err(|_| {
+            format!("invalid sunset {t:?}: write a date such as 2027-01-31 or an RFC 3339 time")
+        })
 }
 
 impl Stage for Deprecation {

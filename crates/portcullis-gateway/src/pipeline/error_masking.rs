@@ -26,27 +26,27 @@ impl Stage for ErrorMasking {
 /// Replaces a response's body (and the headers that describe it) with `refusal`'s problem
 /// body, keeping the status.
 pub fn replace_body(response: &mut Response<ProxyBody>, refusal: Refusal, request_id: &str) {
-        let status = response.status();
-        let masked = refusal.respond_with_status(status, request_id);
-        let (parts, body) = masked.into_parts();
-        *response.body_mut() = body;
-        let headers = response.headers_mut();
-        for name in [
-            header::CONTENT_LENGTH,
-            header::CONTENT_ENCODING,
-            header::CONTENT_LANGUAGE,
-            header::CONTENT_DISPOSITION,
-            header::ETAG,
-            header::LAST_MODIFIED,
-        ] {
-            headers.remove(name);
-        }
-        headers.insert(
-            header::CONTENT_TYPE,
-            parts
-                .headers
-                .get(header::CONTENT_TYPE)
-                .cloned()
-                .unwrap_or(HeaderValue::from_static("application/problem+json")),
-        );
+    let status = response.status();
+    let masked = refusal.respond_with_status(status, request_id);
+    let (parts, body) = masked.into_parts();
+    *response.body_mut() = body;
+    let headers = response.headers_mut();
+    for name in [
+        header::CONTENT_LENGTH,
+        header::CONTENT_ENCODING,
+        header::CONTENT_LANGUAGE,
+        header::CONTENT_DISPOSITION,
+        header::ETAG,
+        header::LAST_MODIFIED,
+    ] {
+        headers.remove(name);
     }
+    headers.insert(
+        header::CONTENT_TYPE,
+        parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .cloned()
+            .unwrap_or(HeaderValue::from_static("application/problem+json")),
+    );
+}

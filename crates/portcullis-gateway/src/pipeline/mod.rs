@@ -30,9 +30,9 @@ use std::sync::Arc;
 
 use crate::config::model::{ApiConfig, RouteConfig};
 
+use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::request::Parts;
-use bytes::Bytes;
 use http::response::Parts as ResponseParts;
 use http::Response;
 

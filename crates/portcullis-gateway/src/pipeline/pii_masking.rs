@@ -25,11 +25,7 @@ impl PiiMasking {
         Self {
             masker,
             metrics: ctx.services.metrics.clone(),
-            events: RouteEvents {
-                api: ctx.api.clone(),
-                route: ctx.route.clone(),
-                events: ctx.services.events.clone(),
-            },
+            events: RouteEvents::for_route(ctx),
         }
     }
 }
@@ -39,7 +35,13 @@ pub fn is_json(head: &ResponseParts) -> bool {
     head.headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|ct| ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|ct| {
+            ct.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .is_some_and(|e| e == "application/json" || e.ends_with("+json"))
 }
 
@@ -60,7 +62,12 @@ impl Stage for PiiMasking {
             && is_json(head)
     }
 
-    fn on_response_body(&self, ex: &Exchange<'_>, head: &mut ResponseParts, body: &mut Bytes) -> Flow {
+    fn on_response_body(
+        &self,
+        ex: &Exchange<'_>,
+        head: &mut ResponseParts,
+        body: &mut Bytes,
+    ) -> Flow {
         let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(body) else {
             return Flow::Continue;
         };
@@ -70,7 +77,8 @@ impl Stage for PiiMasking {
         }
         let mut detail = String::new();
         for (kind, n) in &masked.counts {
-            self.metrics.pii_masked(&self.events.api, kind.name(), *n as u64);
+            self.metrics
+                .pii_masked(&self.events.api, kind.name(), *n as u64);
             if !detail.is_empty() {
                 detail.push(' ');
             }

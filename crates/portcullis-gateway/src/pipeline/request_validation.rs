@@ -26,11 +26,7 @@ impl RequestValidation {
         Self {
             operation,
             params: PathParams::new(ctx.path),
-            events: RouteEvents {
-                api: ctx.api.clone(),
-                route: ctx.route.clone(),
-                events: ctx.services.events.clone(),
-            },
+            events: RouteEvents::for_route(ctx),
         }
     }
 

@@ -35,11 +35,7 @@ impl ResponseValidation {
             operation,
             mode,
             undocumented,
-            events: RouteEvents {
-                api: ctx.api.clone(),
-                route: ctx.route.clone(),
-                events: ctx.services.events.clone(),
-            },
+            events: RouteEvents::for_route(ctx),
         }
     }
 
@@ -90,14 +86,20 @@ impl Stage for ResponseValidation {
             && matches!(self.plan(head), ResponsePlan::Json(_))
     }
 
-    fn on_response_body(&self, ex: &Exchange<'_>, head: &mut ResponseParts, body: &mut Bytes) -> Flow {
+    fn on_response_body(
+        &self,
+        ex: &Exchange<'_>,
+        head: &mut ResponseParts,
+        body: &mut Bytes,
+    ) -> Flow {
         let ResponsePlan::Json(schema) = self.plan(head) else {
             return Flow::Continue;
         };
         if body.is_empty() {
             return Flow::Continue;
         }
-        if head.headers.contains_key(header::CONTENT_ENCODING) && self.mode != ResponseMode::Report {
+        if head.headers.contains_key(header::CONTENT_ENCODING) && self.mode != ResponseMode::Report
+        {
             // A compressed body cannot be checked; the gateway asked for identity, so refuse.
             self.events
                 .emit(ex, EventKind::ResponseFiltered, "encoded_body", None);
@@ -105,7 +107,11 @@ impl Stage for ResponseValidation {
         }
         let verdict = self.operation.check_response(schema, body, self.mode);
         if verdict.refuse {
-            let pointers: Vec<&str> = verdict.violations.iter().map(|v| v.pointer.as_str()).collect();
+            let pointers: Vec<&str> = verdict
+                .violations
+                .iter()
+                .map(|v| v.pointer.as_str())
+                .collect();
             self.events.emit(
                 ex,
                 EventKind::ResponseFiltered,

@@ -91,7 +91,10 @@ impl<'d> Compiler<'d> {
                     return self.compile_ref(loc, m, r, member);
                 }
                 if self.depth >= MAX_NESTING {
-                    self.error(loc, format!("schemas nest deeper than {MAX_NESTING} levels"));
+                    self.error(
+                        loc,
+                        format!("schemas nest deeper than {MAX_NESTING} levels"),
+                    );
                     return self.any();
                 }
                 self.depth += 1;
@@ -106,7 +109,13 @@ impl<'d> Compiler<'d> {
         }
     }
 
-    fn compile_ref(&mut self, loc: &Loc, m: &Map<String, Value>, r: &Value, member: bool) -> SchemaId {
+    fn compile_ref(
+        &mut self,
+        loc: &Loc,
+        m: &Map<String, Value>,
+        r: &Value,
+        member: bool,
+    ) -> SchemaId {
         let Value::String(r) = r else {
             self.error(&loc.child("$ref"), "$ref must be a string");
             return self.any();
@@ -186,7 +195,10 @@ impl<'d> Compiler<'d> {
         if let Some(v) = m.get("multipleOf") {
             match v.as_f64() {
                 Some(x) if x > 0.0 => n.multiple_of = Some(x),
-                _ => self.error(&loc.child("multipleOf"), "multipleOf must be a number above 0"),
+                _ => self.error(
+                    &loc.child("multipleOf"),
+                    "multipleOf must be a number above 0",
+                ),
             }
         }
         match m.get("items") {
@@ -253,7 +265,10 @@ impl<'d> Compiler<'d> {
                         .map(Box::from)
                         .collect();
                 }
-                _ => self.error(&loc.child("required"), "required must be an array of property names"),
+                _ => self.error(
+                    &loc.child("required"),
+                    "required must be an array of property names",
+                ),
             }
         }
         n.all_of = self.members(loc, m, "allOf");
@@ -315,7 +330,10 @@ impl<'d> Compiler<'d> {
                 .map(|i| self.compile(&loc.child(key).child(&i.to_string()), true))
                 .collect(),
             Some(_) => {
-                self.error(&loc.child(key), format!("{key} must be a non-empty array of schemas"));
+                self.error(
+                    &loc.child(key),
+                    format!("{key} must be a non-empty array of schemas"),
+                );
                 Box::new([])
             }
         }
@@ -329,7 +347,10 @@ impl<'d> Compiler<'d> {
                 ts.iter().filter_map(Value::as_str).collect()
             }
             Some(_) => {
-                self.error(&loc.child("type"), "type must be a type name or a list of them");
+                self.error(
+                    &loc.child("type"),
+                    "type must be a type name or a list of them",
+                );
                 Vec::new()
             }
         };
@@ -384,7 +405,11 @@ impl<'d> Compiler<'d> {
         });
         for (key, is_min) in [("exclusiveMinimum", true), ("exclusiveMaximum", false)] {
             let Some(v) = m.get(key) else { continue };
-            let slot = if is_min { &mut n.minimum } else { &mut n.maximum };
+            let slot = if is_min {
+                &mut n.minimum
+            } else {
+                &mut n.maximum
+            };
             match (self.version, v) {
                 (Version::V30, Value::Bool(b)) => {
                     if let Some(bound) = slot.as_mut() {
@@ -428,7 +453,10 @@ impl<'d> Compiler<'d> {
                 .map(|f| f as u64)
         });
         if x.is_none() {
-            self.error(&loc.child(key), format!("{key} must be a non-negative integer"));
+            self.error(
+                &loc.child(key),
+                format!("{key} must be a non-negative integer"),
+            );
         }
         x
     }

@@ -50,7 +50,11 @@ pub(crate) mod types {
             (OBJECT, "object"),
         ];
         // `number` includes integers: name it alone.
-        let set = if set & NUMBER != 0 { set & !INTEGER } else { set };
+        let set = if set & NUMBER != 0 {
+            set & !INTEGER
+        } else {
+            set
+        };
         all.iter()
             .filter(|(b, _)| set & b != 0)
             .map(|(_, n)| *n)

@@ -54,7 +54,5 @@ fn strip_at(schemas: &Schemas, id: SchemaId, value: &mut Value, depth: usize) ->
 /// The `items` schema of an array schema that only gets it through `allOf`.
 fn composed_items(schemas: &Schemas, id: SchemaId) -> Option<SchemaId> {
     let node = schemas.node(id);
-    node.all_of
-        .iter()
-        .find_map(|m| schemas.node(*m).items)
+    node.all_of.iter().find_map(|m| schemas.node(*m).items)
 }

@@ -16,14 +16,14 @@ pub(crate) enum Direction {
 }
 
 /// Validates values against one spec's schemas, recording violations.
-pub(crate) struct Validator<'a> {
+pub(crate) struct Validator<'a, 'v> {
     schemas: &'a Schemas,
     direction: Direction,
     out: &'a mut Violations,
-    pointer: Pointer,
+    pointer: Pointer<'v>,
 }
 
-impl<'a> Validator<'a> {
+impl<'a, 'v> Validator<'a, 'v> {
     pub(crate) fn new(
         schemas: &'a Schemas,
         direction: Direction,
@@ -39,7 +39,7 @@ impl<'a> Validator<'a> {
     }
 
     /// Checks `value` against node `id`; true when it is valid.
-    pub(crate) fn check(&mut self, id: SchemaId, value: &Value) -> bool {
+    pub(crate) fn check(&mut self, id: SchemaId, value: &'v Value) -> bool {
         let node = self.schemas.node(id);
         if node.never {
             self.fail("no value is allowed here");
@@ -104,7 +104,7 @@ impl<'a> Validator<'a> {
     }
 
     /// Whether `value` is valid for `id`, recording nothing.
-    fn passes(&mut self, id: SchemaId, value: &Value) -> bool {
+    fn passes(&mut self, id: SchemaId, value: &'v Value) -> bool {
         let mut scratch = Violations::new(1);
         Validator {
             schemas: self.schemas,
@@ -116,7 +116,7 @@ impl<'a> Validator<'a> {
     }
 
     fn fail(&mut self, reason: impl Into<String>) -> bool {
-        self.out.push(self.pointer.as_str(), reason);
+        self.out.push(&self.pointer.render(), reason);
         false
     }
 
@@ -173,7 +173,7 @@ impl<'a> Validator<'a> {
         ok
     }
 
-    fn array(&mut self, node: &Node, items: &[Value]) -> bool {
+    fn array(&mut self, node: &Node, items: &'v [Value]) -> bool {
         let mut ok = true;
         let len = items.len() as u64;
         if let Some(min) = node.min_items.filter(|m| len < *m) {
@@ -194,15 +194,15 @@ impl<'a> Validator<'a> {
             }
             let schema = node.prefix_items.get(i).copied().or(node.items);
             if let Some(s) = schema {
-                let mark = self.pointer.push_index(i);
+                self.pointer.push_index(i);
                 ok &= self.check(s, item);
-                self.pointer.pop(mark);
+                self.pointer.pop();
             }
         }
         ok
     }
 
-    fn object(&mut self, node: &Node, map: &serde_json::Map<String, Value>) -> bool {
+    fn object(&mut self, node: &Node, map: &'v serde_json::Map<String, Value>) -> bool {
         let mut ok = true;
         let len = map.len() as u64;
         if let Some(min) = node.min_properties.filter(|m| len < *m) {
@@ -230,7 +230,7 @@ impl<'a> Validator<'a> {
             if self.out.is_full() {
                 return false;
             }
-            let mark = self.pointer.push(key);
+            self.pointer.push(key);
             if let Some(p) = node.property(key) {
                 let prop = self.schemas.node(p);
                 if self.direction == Direction::Request && prop.read_only {
@@ -249,7 +249,7 @@ impl<'a> Validator<'a> {
                     Extra::Schema(s) => ok &= self.check(s, value),
                 }
             }
-            self.pointer.pop(mark);
+            self.pointer.pop();
         }
         ok
     }
@@ -269,7 +269,10 @@ fn type_matches(set: u8, v: &Value) -> bool {
 }
 
 fn is_integer(n: &serde_json::Number) -> bool {
-    n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.is_finite())
+    n.is_i64()
+        || n.is_u64()
+        || n.as_f64()
+            .is_some_and(|f| f.fract() == 0.0 && f.is_finite())
 }
 
 /// The JSON type of a value, for reasons.
