@@ -33,7 +33,18 @@ impl ShapeLimits {
     /// Checks `value`, reporting the first limit crossed under `root` (e.g. `/body`). Walks
     /// without recursion, so no input can exhaust the stack.
     pub fn check(&self, value: &Value, root: &str, out: &mut Violations) -> bool {
-        let mut stack: Vec<(&Value, usize)> = vec![(value, 1)];
+        self.check_nested(value, 1, root, out)
+    }
+
+    /// Like [`ShapeLimits::check`] for a value nested at `depth` (1: the top level).
+    pub(crate) fn check_nested(
+        &self,
+        value: &Value,
+        depth: usize,
+        root: &str,
+        out: &mut Violations,
+    ) -> bool {
+        let mut stack: Vec<(&Value, usize)> = vec![(value, depth)];
         while let Some((v, depth)) = stack.pop() {
             let problem = match v {
                 Value::String(s) if too_long(s, self.max_string_length) => Some(format!(

@@ -182,6 +182,17 @@ impl Operation {
             MediaKind::Other if media.range.contains('*') => body::kind_of(&body::essence(ct)),
             k => k,
         };
+        if kind == MediaKind::Json {
+            // Checked while parsed: no tree is built for a valid body.
+            schema::validate_json(
+                &self.schemas,
+                media.schema,
+                body,
+                &self.options.limits,
+                &mut out,
+            );
+            return RequestRefusal::from(out);
+        }
         let Some(value) = body::parse(media, kind, ct, body, &self.schemas, &mut out) else {
             return RequestRefusal::from(out);
         };

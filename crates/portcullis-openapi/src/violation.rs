@@ -51,6 +51,11 @@ impl Violations {
         }
     }
 
+    /// How many more violations fit.
+    pub(crate) fn room(&self) -> usize {
+        self.max - self.list.len().min(self.max)
+    }
+
     /// No violation recorded.
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()

@@ -352,3 +352,35 @@ fn hostile_bodies_are_bounded() {
         let _ = create.check_body(Some("multipart/form-data; boundary=x"), junk);
     }
 }
+
+#[test]
+fn json_specs_load_like_yaml_ones() {
+    let yaml: serde_json::Value =
+        serde_saphyr::from_str(&std::fs::read_to_string(fixtures().join("v31.yaml")).unwrap())
+            .unwrap();
+    let text = serde_json::to_string_pretty(&yaml).unwrap();
+    let spec = Spec::parse(&text, Path::new("v31.json"), &Options::default()).unwrap();
+    let create = op(&spec, "createItem");
+    assert_eq!(
+        reasons(create.check_body(Some("application/json"), br#"{"name": "pen", "price": 0}"#)),
+        ["/body/price at or below the minimum 0"]
+    );
+    // Errors in JSON text are placed too.
+    let broken = text.replacen("\"integer\"", "\"int\"", 1);
+    let err = Spec::parse(&broken, Path::new("v31.json"), &Options::default()).unwrap_err();
+    assert!(
+        err.0[0].line > 1 && err.to_string().contains("unknown type \"int\""),
+        "{err}"
+    );
+    // A spec given as text may not reference files.
+    let err = Spec::parse(
+        "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /a:\n    $ref: 'other.yaml#/x'\n",
+        Path::new("t.yaml"),
+        &Options::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("only a spec loaded from a file"),
+        "{err}"
+    );
+}

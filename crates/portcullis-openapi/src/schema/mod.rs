@@ -13,10 +13,13 @@
 
 mod compile;
 pub(crate) mod format;
+mod rules;
+mod stream;
 mod strip;
 mod validate;
 
 pub(crate) use compile::Compiler;
+pub(crate) use stream::validate_json;
 pub(crate) use strip::strip;
 pub(crate) use validate::{Direction, Validator};
 
@@ -161,6 +164,15 @@ impl Default for Node {
 impl Node {
     /// The schema of property `name` declared directly on this node.
     pub(crate) fn property(&self, name: &str) -> Option<SchemaId> {
+        // Most objects declare a handful of properties: comparing lengths first beats the
+        // ordered comparisons of a binary search there.
+        if self.properties.len() <= 16 {
+            return self
+                .properties
+                .iter()
+                .find(|(k, _)| k.len() == name.len() && **k == *name)
+                .map(|(_, id)| *id);
+        }
         self.properties
             .binary_search_by(|(k, _)| (**k).cmp(name))
             .ok()

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
+use super::rules::{self, canonical, json_equal, type_matches, type_name};
 use super::{types, Extra, Node, SchemaId, Schemas};
 use crate::violation::{Pointer, Violations};
 
@@ -122,54 +123,13 @@ impl<'a, 'v> Validator<'a, 'v> {
 
     fn string(&mut self, node: &Node, s: &str) -> bool {
         let mut ok = true;
-        if node.min_length.is_some() || node.max_length.is_some() {
-            let len = s.chars().count() as u64;
-            if let Some(min) = node.min_length.filter(|m| len < *m) {
-                ok &= self.fail(format!("shorter than {min} characters"));
-            }
-            if let Some(max) = node.max_length.filter(|m| len > *m) {
-                ok &= self.fail(format!("longer than {max} characters"));
-            }
-        }
-        if let Some(re) = &node.pattern {
-            if !re.is_match(s) {
-                ok &= self.fail("does not match the required pattern");
-            }
-        }
-        if let Some(f) = node.format {
-            if !f.check_str(s) {
-                ok &= self.fail(format!("not a valid {}", f.name()));
-            }
-        }
+        rules::string_faults(node, s, &mut |reason| ok &= self.fail(reason));
         ok
     }
 
     fn number(&mut self, node: &Node, n: &serde_json::Number) -> bool {
         let mut ok = true;
-        let x = n.as_f64().unwrap_or(f64::NAN);
-        if let Some(b) = node.minimum {
-            if x < b.value || (b.exclusive && x == b.value) {
-                let how = if b.exclusive { "at or below" } else { "below" };
-                ok &= self.fail(format!("{how} the minimum {}", b.value));
-            }
-        }
-        if let Some(b) = node.maximum {
-            if x > b.value || (b.exclusive && x == b.value) {
-                let how = if b.exclusive { "at or above" } else { "above" };
-                ok &= self.fail(format!("{how} the maximum {}", b.value));
-            }
-        }
-        if let Some(m) = node.multiple_of {
-            let q = x / m;
-            if !q.is_finite() || (q - q.round()).abs() > 1e-9 {
-                ok &= self.fail(format!("not a multiple of {m}"));
-            }
-        }
-        if let Some(f) = node.format {
-            if !f.check_number(n) {
-                ok &= self.fail(format!("out of range for {}", f.name()));
-            }
-        }
+        rules::number_faults(node, n, &mut |reason| ok &= self.fail(reason));
         ok
     }
 
@@ -252,54 +212,5 @@ impl<'a, 'v> Validator<'a, 'v> {
             self.pointer.pop();
         }
         ok
-    }
-}
-
-fn type_matches(set: u8, v: &Value) -> bool {
-    let t = match v {
-        Value::Null => types::NULL,
-        Value::Bool(_) => types::BOOLEAN,
-        Value::Number(n) if is_integer(n) => types::INTEGER,
-        Value::Number(_) => types::NUMBER,
-        Value::String(_) => types::STRING,
-        Value::Array(_) => types::ARRAY,
-        Value::Object(_) => types::OBJECT,
-    };
-    set & t != 0
-}
-
-fn is_integer(n: &serde_json::Number) -> bool {
-    n.is_i64()
-        || n.is_u64()
-        || n.as_f64()
-            .is_some_and(|f| f.fract() == 0.0 && f.is_finite())
-}
-
-/// The JSON type of a value, for reasons.
-pub(crate) fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if is_integer(n) => "integer",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-/// JSON equality where 1 and 1.0 are the same number.
-fn json_equal(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x == y || x.as_f64() == y.as_f64(),
-        _ => a == b,
-    }
-}
-
-/// A canonical text of a value (object keys are sorted by serde_json's map).
-fn canonical(v: &Value) -> String {
-    match v {
-        Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), |f| f.to_string()),
-        other => other.to_string(),
     }
 }
