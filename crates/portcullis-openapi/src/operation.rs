@@ -9,7 +9,16 @@ use crate::body::{self, Media, MediaKind};
 use crate::params::{self, Param, RequestParts};
 use crate::schema::{self, Direction, SchemaId, Schemas, Validator};
 use crate::violation::{Violation, Violations};
-use crate::Options;
+use crate::{Options, ShapeLimits};
+
+/// Shape limits for responses: the service is trusted to send sane shapes, so only the
+/// scanner's own nesting bound applies.
+const RESPONSE_LIMITS: ShapeLimits = ShapeLimits {
+    max_depth: usize::MAX,
+    max_array_items: usize::MAX,
+    max_string_length: usize::MAX,
+    max_properties: usize::MAX,
+};
 
 /// Why a request does not match its operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -183,11 +192,12 @@ impl Operation {
             k => k,
         };
         if kind == MediaKind::Json {
-            // Checked while parsed: no tree is built for a valid body.
+            // Checked while scanned: no tree is built for a valid body.
             schema::validate_json(
                 &self.schemas,
                 media.schema,
                 body,
+                Direction::Request,
                 &self.options.limits,
                 &mut out,
             );
@@ -237,7 +247,8 @@ impl Operation {
         }
     }
 
-    /// Checks a JSON response body against `schema` in `mode`.
+    /// Checks a JSON response body against `schema` in `mode`. The body is scanned first; only
+    /// a response with something to strip is parsed into a tree and rewritten.
     pub fn check_response(
         &self,
         schema: ResponseSchema,
@@ -245,30 +256,56 @@ impl Operation {
         mode: ResponseMode,
     ) -> ResponseVerdict {
         let mut out = Violations::new(self.options.max_errors);
-        let mut value: Value = match serde_json::from_slice(body) {
-            Ok(v) => v,
-            Err(_) => {
-                out.push("/body", "response is not valid JSON");
-                return ResponseVerdict {
-                    rewritten: None,
-                    removed: 0,
-                    violations: out.into_vec(),
-                    refuse: mode != ResponseMode::Report,
-                };
-            }
+        schema::validate_json(
+            &self.schemas,
+            Some(schema.0),
+            body,
+            Direction::Response,
+            &RESPONSE_LIMITS,
+            &mut out,
+        );
+        let unparseable = out
+            .as_slice()
+            .first()
+            .is_some_and(|v| v.pointer == "/body" && v.reason.starts_with("not valid JSON"));
+        if unparseable {
+            return ResponseVerdict {
+                rewritten: None,
+                removed: 0,
+                violations: vec![Violation {
+                    pointer: "/body".into(),
+                    reason: "response is not valid JSON".into(),
+                }],
+                refuse: mode != ResponseMode::Report,
+            };
+        }
+        if mode != ResponseMode::Strip || out.is_empty() {
+            let refuse = mode == ResponseMode::Block && !out.is_empty();
+            return ResponseVerdict {
+                rewritten: None,
+                removed: 0,
+                violations: out.into_vec(),
+                refuse,
+            };
+        }
+        // Something to report, perhaps to strip: parse, strip, and judge what is left.
+        let Ok(mut value) = serde_json::from_slice::<Value>(body) else {
+            return ResponseVerdict {
+                rewritten: None,
+                removed: 0,
+                violations: out.into_vec(),
+                refuse: true,
+            };
         };
-        let removed = match mode {
-            ResponseMode::Strip => schema::strip(&self.schemas, schema.0, &mut value),
-            _ => 0,
-        };
+        let removed = schema::strip(&self.schemas, schema.0, &mut value);
+        let mut out = Violations::new(self.options.max_errors);
         Validator::new(&self.schemas, Direction::Response, &mut out, "/body")
             .check(schema.0, &value);
-        let refuse = mode == ResponseMode::Block && !out.is_empty();
         ResponseVerdict {
             rewritten: (removed > 0).then(|| value.to_string().into_bytes()),
             removed,
             violations: out.into_vec(),
-            refuse,
+            refuse: false,
         }
     }
 }

@@ -153,6 +153,7 @@ impl<'d> Compiler<'d> {
         let mut all: Vec<SchemaId> = node.all_of.to_vec();
         all.push(referenced);
         node.all_of = all.into_boxed_slice();
+        node.whole = true;
         self.finish_object(loc, &rest, &mut node, member);
         self.push(node)
     }
@@ -278,6 +279,13 @@ impl<'d> Compiler<'d> {
             n.not = Some(self.compile(&loc.child("not"), false));
         }
         self.finish_object(loc, m, &mut n, member);
+        n.whole = !n.all_of.is_empty()
+            || !n.any_of.is_empty()
+            || !n.one_of.is_empty()
+            || n.not.is_some()
+            || n.unique_items
+            || ((n.enumeration.is_some() || n.constant.is_some())
+                && (n.types == 0 || n.types & (types::ARRAY | types::OBJECT) != 0));
         n
     }
 

@@ -122,6 +122,9 @@ pub(crate) struct Node {
     pub not: Option<SchemaId>,
     pub read_only: bool,
     pub write_only: bool,
+    /// Its rules need the whole value at once (composition, `uniqueItems`, `enum`/`const` on
+    /// containers): the scanner hands such values to the tree validator.
+    pub whole: bool,
 }
 
 impl Default for Node {
@@ -157,6 +160,7 @@ impl Default for Node {
             not: None,
             read_only: false,
             write_only: false,
+            whole: false,
         }
     }
 }
