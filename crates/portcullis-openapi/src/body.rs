@@ -31,38 +31,46 @@ pub(crate) struct Media {
 
 /// The lowercase `type/subtype` of a Content-Type value.
 pub(crate) fn essence(content_type: &str) -> String {
-    content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase()
+    raw_essence(content_type).to_ascii_lowercase()
 }
 
-/// How a media type (essence) is parsed.
-pub(crate) fn kind_of(essence: &str) -> MediaKind {
-    if essence == "application/json" || essence.ends_with("+json") {
+/// The `type/subtype` of a Content-Type value as written (compare it ignoring case).
+fn raw_essence(content_type: &str) -> &str {
+    content_type.split(';').next().unwrap_or("").trim()
+}
+
+/// How a media type is parsed (case ignored; parameters allowed).
+pub(crate) fn kind_of(content_type: &str) -> MediaKind {
+    let e = raw_essence(content_type);
+    let ends_with = |suffix: &str| {
+        e.len() >= suffix.len() && e[e.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    };
+    if e.eq_ignore_ascii_case("application/json") || ends_with("+json") {
         MediaKind::Json
-    } else if essence == "application/x-www-form-urlencoded" {
+    } else if e.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
         MediaKind::Form
-    } else if essence == "multipart/form-data" {
+    } else if e.eq_ignore_ascii_case("multipart/form-data") {
         MediaKind::Multipart
     } else {
         MediaKind::Other
     }
 }
 
-/// The documented media type that takes `content_type`.
+/// The documented media type that takes `content_type` (exact, then `type/*`, then `*/*`).
+/// Ranges are stored lowercase; the request's type is compared ignoring case, without copying.
 pub(crate) fn find<'m>(media: &'m [Media], content_type: &str) -> Option<&'m Media> {
-    let e = essence(content_type);
+    let e = raw_essence(content_type);
     let major = e.split('/').next().unwrap_or("");
     media
         .iter()
-        .find(|m| m.range == e)
+        .find(|m| m.range.eq_ignore_ascii_case(e))
         .or_else(|| {
-            media
-                .iter()
-                .find(|m| m.range.strip_suffix("/*") == Some(major) && !major.is_empty())
+            media.iter().find(|m| {
+                !major.is_empty()
+                    && m.range
+                        .strip_suffix("/*")
+                        .is_some_and(|r| r.eq_ignore_ascii_case(major))
+            })
         })
         .or_else(|| media.iter().find(|m| m.range == "*/*"))
 }

@@ -188,7 +188,7 @@ impl Operation {
         };
         // A range such as `*/*` documents the body's own type.
         let kind = match media.kind {
-            MediaKind::Other if media.range.contains('*') => body::kind_of(&body::essence(ct)),
+            MediaKind::Other if media.range.contains('*') => body::kind_of(ct),
             k => k,
         };
         if kind == MediaKind::Json {
@@ -238,7 +238,7 @@ impl Operation {
         let Some(ct) = content_type else {
             return ResponsePlan::Unchecked;
         };
-        if body::kind_of(&body::essence(ct)) != MediaKind::Json {
+        if body::kind_of(ct) != MediaKind::Json {
             return ResponsePlan::Unchecked;
         }
         match body::find(&spec.media, ct).and_then(|m| m.schema) {

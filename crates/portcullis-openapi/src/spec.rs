@@ -433,10 +433,7 @@ impl<'d> Loader<'d> {
                     Some(_) => compiler.compile(&media_at.child("schema"), false),
                     None => compiler.any(),
                 };
-                (
-                    schema,
-                    body::kind_of(&body::essence(media)) == body::MediaKind::Json,
-                )
+                (schema, body::kind_of(media) == body::MediaKind::Json)
             }
             _ => {
                 self.error(&at, format!("parameter {name:?} needs exactly one of `schema` or `content` (with one media type)"));

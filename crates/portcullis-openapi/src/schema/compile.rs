@@ -279,6 +279,16 @@ impl<'d> Compiler<'d> {
             n.not = Some(self.compile(&loc.child("not"), false));
         }
         self.finish_object(loc, m, &mut n, member);
+        n.property_required = n
+            .properties
+            .iter()
+            .map(|(k, _)| {
+                n.required
+                    .iter()
+                    .position(|r| r == k)
+                    .and_then(|i| u32::try_from(i).ok())
+            })
+            .collect();
         n.whole = !n.all_of.is_empty()
             || !n.any_of.is_empty()
             || !n.one_of.is_empty()

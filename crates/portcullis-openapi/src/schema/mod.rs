@@ -108,6 +108,8 @@ pub(crate) struct Node {
     /// Declared properties, sorted by name.
     pub properties: Box<[(Box<str>, SchemaId)]>,
     pub required: Box<[Box<str>]>,
+    /// For each declared property, its index in `required`.
+    pub property_required: Box<[Option<u32>]>,
     pub pattern_properties: Box<[(Regex, SchemaId)]>,
     pub extra: Extra,
     /// `additionalProperties: true` was written (an enclosing schema must not close it).
@@ -148,6 +150,7 @@ impl Default for Node {
             unique_items: false,
             properties: Box::new([]),
             required: Box::new([]),
+            property_required: Box::new([]),
             pattern_properties: Box::new([]),
             extra: Extra::Open,
             explicit_open: false,
@@ -168,19 +171,22 @@ impl Default for Node {
 impl Node {
     /// The schema of property `name` declared directly on this node.
     pub(crate) fn property(&self, name: &str) -> Option<SchemaId> {
-        // Most objects declare a handful of properties: comparing lengths first beats the
-        // ordered comparisons of a binary search there.
+        self.property_index(name).map(|i| self.properties[i].1)
+    }
+
+    /// The index in `properties` of property `name`.
+    pub(crate) fn property_index(&self, name: &str) -> Option<usize> {
+        // Most objects declare a handful of properties: comparing lengths (then bytes) beats
+        // the ordered comparisons of a binary search there.
         if self.properties.len() <= 16 {
             return self
                 .properties
                 .iter()
-                .find(|(k, _)| k.len() == name.len() && **k == *name)
-                .map(|(_, id)| *id);
+                .position(|(k, _)| short_eq(k.as_bytes(), name.as_bytes()));
         }
         self.properties
             .binary_search_by(|(k, _)| (**k).cmp(name))
             .ok()
-            .map(|i| self.properties[i].1)
     }
 
     /// Whether `name` is declared here or by a composition member.
@@ -195,6 +201,11 @@ impl Node {
             .find(|(re, _)| re.is_match(name))
             .map(|(_, id)| *id)
     }
+}
+
+/// Byte equality that skips the `memcmp` call for short keys (property names usually are).
+fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && (a.len() > 16 && a == b || a.iter().zip(b).all(|(x, y)| x == y))
 }
 
 /// The compiled schemas of a spec.

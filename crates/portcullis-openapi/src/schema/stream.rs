@@ -225,9 +225,11 @@ impl<'b> Scanner<'_, 'b> {
     }
 
     fn ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
-            self.pos += 1;
-        }
+        let rest = &self.bytes[self.pos.min(self.bytes.len())..];
+        self.pos += rest
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+            .unwrap_or(rest.len());
     }
 
     fn expect(&mut self, byte: u8) -> Result<(), Abort> {
@@ -345,26 +347,37 @@ impl<'b> Scanner<'_, 'b> {
     }
 
     fn digits(&mut self) {
-        while let Some(b'0'..=b'9') = self.peek() {
-            self.pos += 1;
-        }
+        let rest = &self.bytes[self.pos.min(self.bytes.len())..];
+        self.pos += rest
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(rest.len());
     }
 
     /// A string token (at its opening quote), borrowed unless it has escapes.
     fn string(&mut self) -> Result<Cow<'b, str>, Abort> {
         self.pos += 1;
         let start = self.pos;
-        loop {
-            match self.peek() {
-                None => return Err(self.syntax()),
-                Some(b'"') => {
-                    let s = &self.text[start..self.pos];
-                    self.pos += 1;
-                    return Ok(Cow::Borrowed(s));
+        let rest = &self.bytes[start.min(self.bytes.len())..];
+        match rest
+            .iter()
+            .position(|b| *b == b'"' || *b == b'\\' || *b < 0x20)
+        {
+            None => {
+                self.pos = self.bytes.len();
+                Err(self.syntax())
+            }
+            Some(n) => {
+                self.pos = start + n;
+                match rest[n] {
+                    b'"' => {
+                        let s = &self.text[start..self.pos];
+                        self.pos += 1;
+                        Ok(Cow::Borrowed(s))
+                    }
+                    b'\\' => self.escaped(start).map(Cow::Owned),
+                    _ => Err(self.syntax()),
                 }
-                Some(b'\\') => return self.escaped(start).map(Cow::Owned),
-                Some(b) if b < 0x20 => return Err(self.syntax()),
-                Some(_) => self.pos += 1,
             }
         }
     }
@@ -656,21 +669,28 @@ fn property_rule(
     direction: Direction,
     seen: &mut Seen,
 ) -> (Option<SchemaId>, Option<&'static str>) {
-    if let Some(i) = node.required.iter().position(|r| **r == *key) {
-        seen.set(i);
+    let Some(index) = node.property_index(key) else {
+        if let Some(i) = node.required.iter().position(|r| **r == *key) {
+            seen.set(i);
+        }
+        return undeclared_rule(node, key);
+    };
+    let p = node.properties[index].1;
+    if let Some(i) = node.property_required[index] {
+        seen.set(i as usize);
     }
-    if let Some(p) = node.property(key) {
-        let prop = schemas.node(p);
-        return match direction {
-            Direction::Request if prop.read_only => {
-                (None, Some("read-only property may not be sent"))
-            }
-            Direction::Response if prop.write_only => {
-                (None, Some("write-only property may not be returned"))
-            }
-            _ => (Some(p), None),
-        };
+    let prop = schemas.node(p);
+    match direction {
+        Direction::Request if prop.read_only => (None, Some("read-only property may not be sent")),
+        Direction::Response if prop.write_only => {
+            (None, Some("write-only property may not be returned"))
+        }
+        _ => (Some(p), None),
     }
+}
+
+/// The rule for a key an object schema does not declare itself.
+fn undeclared_rule(node: &Node, key: &str) -> (Option<SchemaId>, Option<&'static str>) {
     if let Some(p) = node.pattern_property(key) {
         return (Some(p), None);
     }
