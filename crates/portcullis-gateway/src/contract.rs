@@ -53,6 +53,15 @@ pub fn spec_routes(
             "an API with `openapi` takes its routes from the spec: set per-operation policy under `operations` (by operationId)",
         ));
     }
+    if openapi.limits.max_depth > portcullis_openapi::MAX_DEPTH {
+        errors.push(Finding::error(
+            format!("{at}.openapi.limits.max_depth"),
+            format!(
+                "max_depth is at most {} (the body scanner recurses)",
+                portcullis_openapi::MAX_DEPTH
+            ),
+        ));
+    }
     let options = Options {
         unknown_fields: match openapi.unknown_fields {
             UnknownFieldsMode::Open => UnknownFields::Open,

@@ -66,7 +66,7 @@ fn bench(c: &mut Criterion) {
         });
     }
     group.finish();
-    let mut group = c.benchmark_group("strip_response_body");
+    let mut group = c.benchmark_group("check_response_body");
     let ResponsePlan::Json(schema) = op.response_plan(200, Some("application/json")) else {
         panic!("the bench spec documents a JSON 200")
     };

@@ -30,6 +30,9 @@ pub use params::RequestParts;
 pub use spec::Spec;
 pub use violation::Violation;
 
+/// Deepest nesting of a JSON body that can be allowed (`ShapeLimits::max_depth`).
+pub const MAX_DEPTH: usize = schema::MAX_SCAN_DEPTH;
+
 /// The OpenAPI version family of a spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Version {

@@ -19,7 +19,7 @@ mod strip;
 mod validate;
 
 pub(crate) use compile::Compiler;
-pub(crate) use stream::validate_json;
+pub(crate) use stream::{validate_json, MAX_SCAN_DEPTH};
 pub(crate) use strip::strip;
 pub(crate) use validate::{Direction, Validator};
 
