@@ -12,6 +12,18 @@ use support::*;
 const ECHO_SPEC: &str = "openapi: 3.0.3
 info: { title: echo, version: '1' }
 paths:
+  /echo/old:
+    get:
+      operationId: oldEcho
+      deprecated: true
+      x-sunset: '2020-01-01'
+      responses: { '200': { description: retired } }
+  /echo/retiring:
+    get:
+      operationId: retiringEcho
+      deprecated: true
+      x-sunset: '2999-12-31'
+      responses: { '200': { description: still served } }
   /echo:
     get:
       operationId: echoGet
@@ -318,6 +330,21 @@ async fn error_bodies_deprecation_and_undocumented_statuses() {
         "https://portcullis.dev/problems/undocumented-response"
     );
     assert!(!r.body.contains("headers"), "{}", r.raw);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deprecated_operations_announce_their_sunset_and_retire_after_it() {
+    let env = setup().await;
+    let echo =
+        |path: &str| format!("GET {path} HTTP/1.1\r\nHost: echo.test\r\nConnection: close\r\n\r\n");
+    let r = http_raw(env.http(), &echo("/echo/retiring")).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(r.header("deprecation"), Some("true"));
+    assert_eq!(r.header("sunset"), Some("Tue, 31 Dec 2999 00:00:00 GMT"));
+    let r = http_raw(env.http(), &echo("/echo/old")).await;
+    assert_eq!(r.status, 410, "{}", r.raw);
+    assert_eq!(r.json()["type"], "https://portcullis.dev/problems/sunset");
+    assert_eq!(r.header("sunset"), Some("Wed, 01 Jan 2020 00:00:00 GMT"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
