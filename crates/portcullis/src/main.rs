@@ -7,6 +7,7 @@ mod bans;
 mod demo;
 mod keys;
 mod quotas;
+mod waf;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -68,6 +69,11 @@ enum Command {
         #[command(subcommand)]
         command: quotas::QuotasCommand,
     },
+    /// SecLang rule sets (OWASP CRS): check that they load.
+    Waf {
+        #[command(subcommand)]
+        command: waf::WafCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -101,6 +107,7 @@ fn main() -> ExitCode {
         Command::HashPassword => report(keys::hash_password()),
         Command::Bans { command } => report(bans::run(command)),
         Command::Quotas { command } => report(quotas::run(command)),
+        Command::Waf { command } => report(waf::run(command)),
     }
 }
 

@@ -505,3 +505,46 @@ apis:
         "{quota_list}"
     );
 }
+
+#[test]
+fn waf_lint_reports_rule_errors_with_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.conf");
+    std::fs::write(
+        &good,
+        "SecRuleEngine On\nSecRule ARGS \"@rx <script\" \\\n    \"id:1,phase:2,deny,t:lowercase\"\n",
+    )
+    .unwrap();
+    let out = portcullis()
+        .args(["waf", "lint"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 rules"));
+    let bad = dir.path().join("bad.conf");
+    std::fs::write(
+        &bad,
+        "SecRuleEngine Maybe\nSecRule ARGS \"@rx a\" \"id:2,t:rot13\"\n",
+    )
+    .unwrap();
+    let out = portcullis()
+        .args(["waf", "lint"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("bad.conf:1: SecRuleEngine takes one of On, Off, DetectionOnly"),
+        "{err}"
+    );
+    assert!(
+        err.contains("bad.conf:2: unsupported transformation \"rot13\""),
+        "{err}"
+    );
+}

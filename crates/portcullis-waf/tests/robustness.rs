@@ -1,0 +1,55 @@
+//! What the `seclang` fuzz target does, on a stable toolchain: mutated rule text never panics
+//! the parser (deterministic pseudo-random mutations of CRS-shaped rules).
+
+use std::path::Path;
+
+const SEED: &str = r#"SecRuleEngine DetectionOnly
+SecRule REQUEST_COOKIES|!REQUEST_COOKIES:/__utm/|&ARGS|XML:/* "@detectSQLi" \
+    "id:942100,\
+    phase:2,\
+    block,\
+    t:none,t:utf8toUnicode,t:urlDecodeUni,\
+    msg:'SQL Injection, via libinjection',\
+    logdata:'Matched Data: %{TX.0} found within %{MATCHED_VAR_NAME}',\
+    setvar:'tx.inbound_anomaly_score_pl1=+%{tx.critical_anomaly_score}',\
+    chain"
+    SecRule TX:x "!@rx ^(?:a|b)\d+$" "t:none,ctl:ruleRemoveTargetById=942100;ARGS:pwd"
+SecMarker "END-REQUEST-942"
+SecRuleUpdateTargetById 942100 "!ARGS:password"
+SecRuleRemoveById 920100 920200-920299
+"#;
+
+#[test]
+fn mutated_rule_text_never_panics() {
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let spice = [
+        "\"", "'", "\\", "\n", "|", ":", "/", "!", "&", ",", "@", " ", "%{", "}",
+    ];
+    assert!(portcullis_waf::seclang::parse_str(SEED, Path::new("/nonexistent/seed.conf")).is_ok());
+    for _ in 0..20_000 {
+        let mut text: Vec<char> = SEED.chars().collect();
+        for _ in 0..1 + next() % 4 {
+            let at = (next() as usize) % (text.len() + 1);
+            match next() % 3 {
+                0 if at < text.len() => {
+                    text.remove(at);
+                }
+                1 => {
+                    let s = spice[(next() as usize) % spice.len()];
+                    for (i, c) in s.chars().enumerate() {
+                        text.insert(at + i, c);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let text: String = text.into_iter().collect();
+        let _ = portcullis_waf::seclang::parse_str(&text, Path::new("/nonexistent/m.conf"));
+    }
+}
