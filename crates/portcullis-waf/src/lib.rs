@@ -1,5 +1,5 @@
-//! The WAF: a SecLang parser (this crate's first part) and, to come, the rule engine that runs
-//! the OWASP Core Rule Set unmodified.
+//! The WAF: a SecLang parser and the transformations of the rule engine that will run the OWASP
+//! Core Rule Set unmodified (operators, variables and phases are still to come).
 //!
 //! [`seclang::load`] reads a rule file and everything it `Include`s into typed directives:
 //! rules with their variables, operator and actions (chains grouped), markers, default actions,
@@ -8,3 +8,4 @@
 //! (`file:line: message`), never a silently skipped protection.
 
 pub mod seclang;
+pub mod transform;

@@ -53,3 +53,34 @@ fn mutated_rule_text_never_panics() {
         let _ = portcullis_waf::seclang::parse_str(&text, Path::new("/nonexistent/m.conf"));
     }
 }
+
+#[test]
+fn transformations_take_any_bytes() {
+    use portcullis_waf::transform::Transformation;
+    let names = portcullis_waf::seclang::vocabulary::TRANSFORMATIONS;
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let alphabet = b"%u+\\x0123456789abcdefABCDEF&#;/.*-<>!'\"^ \t\n\xa0\xc3\xa9\xff\0";
+    for _ in 0..20_000 {
+        let len = (next() % 24) as usize;
+        let input: Vec<u8> = (0..len)
+            .map(|_| alphabet[(next() as usize) % alphabet.len()])
+            .collect();
+        for name in names.iter().filter(|n| **n != "none") {
+            let t = Transformation::parse(name).unwrap();
+            let once = t.apply(&input).into_owned();
+            // Decoding never grows the value, except the encoders and `utf8toUnicode`.
+            if !matches!(*name, "hexEncode" | "sha1" | "length" | "utf8toUnicode") {
+                assert!(
+                    once.len() <= input.len().max(1),
+                    "{name}: {input:?} -> {once:?}"
+                );
+            }
+        }
+    }
+}
