@@ -1,5 +1,5 @@
-//! The WAF: a SecLang parser and the transformations of the rule engine that will run the OWASP
-//! Core Rule Set unmodified (operators, variables and phases are still to come).
+//! The WAF: a SecLang parser, and the transformations and operators of the rule engine that will
+//! run the OWASP Core Rule Set unmodified (variables, phases and scoring are still to come).
 //!
 //! [`seclang::load`] reads a rule file and everything it `Include`s into typed directives:
 //! rules with their variables, operator and actions (chains grouped), markers, default actions,
@@ -7,5 +7,6 @@
 //! the engine implements, so a rule it could not evaluate is an error at load time
 //! (`file:line: message`), never a silently skipped protection.
 
+pub mod operator;
 pub mod seclang;
 pub mod transform;

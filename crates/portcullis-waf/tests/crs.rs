@@ -1,12 +1,13 @@
 //! OWASP CRS 4, unmodified, loads: the test-engine setup, CRS's setup file and every rule file
-//! parse without an error, chains are grouped, and every `@rx` pattern compiles with the
-//! linear-time `regex` engine.
+//! parse without an error, chains are grouped, and every operator compiles (each `@rx` with the
+//! linear-time `regex` engine, each `@pmFromFile` word list).
 //!
 //! CRS is not in this repository. `.ci/run` sets `PORTCULLIS_CRS` to `../shared/crs` (and then a
 //! missing directory is a failure); a fresh clone without it skips this test, saying so.
 
 use std::path::PathBuf;
 
+use portcullis_waf::operator::Operator;
 use portcullis_waf::seclang::{self, ast::Rule};
 
 fn crs_dir() -> Option<PathBuf> {
