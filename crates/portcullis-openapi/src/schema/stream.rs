@@ -458,6 +458,24 @@ impl<'b> Scanner<'_, 'b> {
         Ok(v)
     }
 
+    /// After an element of an array or object: true at the closing `close`, false after a `,`
+    /// (whitespace skipped either way).
+    fn after_element(&mut self, close: u8) -> Result<bool, Abort> {
+        self.ws();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                self.ws();
+                Ok(false)
+            }
+            Some(c) if c == close => {
+                self.pos += 1;
+                Ok(true)
+            }
+            _ => Err(self.syntax()),
+        }
+    }
+
     fn enter(&mut self) -> Result<(), Abort> {
         self.ctx.depth += 1;
         let max = self.ctx.limits.max_depth.min(MAX_SCAN_DEPTH);
@@ -549,17 +567,8 @@ impl<'b> Scanner<'_, 'b> {
                 self.value(prefix.get(count).copied().or(items))?;
                 self.ctx.path.pop();
                 count += 1;
-                self.ws();
-                match self.peek() {
-                    Some(b',') => {
-                        self.pos += 1;
-                        self.ws();
-                    }
-                    Some(b']') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => return Err(self.syntax()),
+                if self.after_element(b']')? {
+                    break;
                 }
             }
         }
@@ -620,17 +629,8 @@ impl<'b> Scanner<'_, 'b> {
                 }
                 self.value(child)?;
                 self.ctx.path.pop();
-                self.ws();
-                match self.peek() {
-                    Some(b',') => {
-                        self.pos += 1;
-                        self.ws();
-                    }
-                    Some(b'}') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => return Err(self.syntax()),
+                if self.after_element(b'}')? {
+                    break;
                 }
             }
         }

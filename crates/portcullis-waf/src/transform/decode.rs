@@ -105,19 +105,24 @@ pub fn js(input: &[u8]) -> Cow<'_, [u8]> {
             i += 1 + used;
             continue;
         }
-        out.push(match next {
-            b'a' => 7,
-            b'b' => 8,
-            b'f' => 12,
-            b'n' => b'\n',
-            b'r' => b'\r',
-            b't' => b'\t',
-            b'v' => 11,
-            c => c,
-        });
+        out.push(control_escape(next).unwrap_or(next));
         i += 2;
     }
     Cow::Owned(out)
+}
+
+/// The control character of a C escape letter (`n` is a newline, ...).
+fn control_escape(c: u8) -> Option<u8> {
+    Some(match c {
+        b'a' => 7,
+        b'b' => 8,
+        b'f' => 12,
+        b'n' => b'\n',
+        b'r' => b'\r',
+        b't' => b'\t',
+        b'v' => 11,
+        _ => return None,
+    })
 }
 
 /// Up to three octal digits at `at` (value at most 0o377): (value, digits used).
@@ -190,15 +195,8 @@ pub fn escape_seq(input: &[u8]) -> Cow<'_, [u8]> {
             continue;
         }
         let simple = match input[i + 1] {
-            b'a' => Some(7),
-            b'b' => Some(8),
-            b'f' => Some(12),
-            b'n' => Some(b'\n'),
-            b'r' => Some(b'\r'),
-            b't' => Some(b'\t'),
-            b'v' => Some(11),
             c @ (b'\\' | b'?' | b'\'' | b'"') => Some(c),
-            _ => None,
+            c => control_escape(c),
         };
         if let Some(c) = simple {
             out.push(c);
