@@ -278,25 +278,10 @@ while True:
         break
 open(sys.argv[1], "w").write(body)
 PY
-  cat > "$work/openapi.yaml" <<EOF
-listeners:
-  - { name: http, bind: "127.0.0.1:$PC_PORT" }
-limits: { max_connections: 20000, max_connections_per_ip: 20000 }
-access_log: { path: logs/portcullis-access.log }
-security_events: { enabled: false }
-upstreams:
-  origin: { targets: ["http://127.0.0.1:$ORIGIN_PORT"], max_idle_per_target: 128 }
-apis:
-  - name: plain
-    upstream: origin
-    public: true
-    routes:
-      - { path: /plain/orders, methods: [POST], strip_prefix: /plain }
-  - name: validated
-    upstream: origin
-    public: true
-    openapi: { spec: orders.yaml }
-EOF
+  { gateway_config "$PC_PORT" "security_events: { enabled: false }" \
+      "      - { path: /plain/orders, methods: [POST], strip_prefix: /plain }"
+    printf '  - name: validated\n    upstream: origin\n    public: true\n    openapi: { spec: orders.yaml }\n'
+  } > "$work/openapi.yaml"
   serve "$work/openapi.yaml"
   export BODY_FILE="$work/order.json" WRK_SCRIPT=bench/post_json.lua
   specs=("plain|$PC_PORT|$served_pid|/plain/orders|" \

@@ -30,6 +30,12 @@ pub use params::RequestParts;
 pub use spec::Spec;
 pub use violation::Violation;
 
+/// Whether a Content-Type value names JSON (`application/json` or `*/*+json`, any case and
+/// parameters).
+pub fn is_json_media_type(content_type: &str) -> bool {
+    body::kind_of(content_type) == body::MediaKind::Json
+}
+
 /// Deepest nesting of a JSON body that can be allowed (`ShapeLimits::max_depth`).
 pub const MAX_DEPTH: usize = schema::MAX_SCAN_DEPTH;
 

@@ -35,14 +35,7 @@ pub fn is_json(head: &ResponseParts) -> bool {
     head.headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|ct| {
-            ct.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .is_some_and(|e| e == "application/json" || e.ends_with("+json"))
+        .is_some_and(portcullis_openapi::is_json_media_type)
 }
 
 impl Stage for PiiMasking {

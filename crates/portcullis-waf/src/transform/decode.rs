@@ -74,39 +74,48 @@ pub fn url_uni(input: &[u8]) -> Cow<'_, [u8]> {
 
 /// `jsDecode`: `\uHHHH`, `\xHH`, octal, and single-character escapes.
 pub fn js(input: &[u8]) -> Cow<'_, [u8]> {
+    backslash_escapes(input, |input, at| {
+        let Some(&next) = input.get(at) else {
+            return (Some(b'\\'), 0);
+        };
+        if matches!(next, b'u' | b'U') {
+            if let Some(code) = hex_n(input, at + 1, 4) {
+                return (Some(unicode_byte(code)), 5);
+            }
+        }
+        if matches!(next, b'x' | b'X') {
+            if let Some(v) = hex_n(input, at + 1, 2) {
+                return (Some(v as u8), 3);
+            }
+        }
+        if let Some((v, used)) = octal(input, at) {
+            return (Some(v), used);
+        }
+        (Some(control_escape(next).unwrap_or(next)), 1)
+    })
+}
+
+/// Rewrites each backslash escape of `input`: `escape` gets the input and the index just after
+/// the backslash, and returns the byte to write (if any) and how many bytes after the backslash
+/// it consumed.
+fn backslash_escapes(
+    input: &[u8],
+    escape: impl Fn(&[u8], usize) -> (Option<u8>, usize),
+) -> Cow<'_, [u8]> {
     if !input.contains(&b'\\') {
         return Cow::Borrowed(input);
     }
     let mut out = Vec::with_capacity(input.len());
     let mut i = 0;
     while i < input.len() {
-        if input[i] != b'\\' || i + 1 >= input.len() {
+        if input[i] != b'\\' {
             out.push(input[i]);
             i += 1;
             continue;
         }
-        let next = input[i + 1];
-        if matches!(next, b'u' | b'U') {
-            if let Some(code) = hex_n(input, i + 2, 4) {
-                out.push(unicode_byte(code));
-                i += 6;
-                continue;
-            }
-        }
-        if matches!(next, b'x' | b'X') {
-            if let Some(v) = hex_n(input, i + 2, 2) {
-                out.push(v as u8);
-                i += 4;
-                continue;
-            }
-        }
-        if let Some((v, used)) = octal(input, i + 1) {
-            out.push(v);
-            i += 1 + used;
-            continue;
-        }
-        out.push(control_escape(next).unwrap_or(next));
-        i += 2;
+        let (byte, used) = escape(input, i + 1);
+        out.extend(byte);
+        i += 1 + used;
     }
     Cow::Owned(out)
 }
@@ -144,75 +153,48 @@ fn octal(input: &[u8], at: usize) -> Option<(u8, usize)> {
 /// `cssDecode`: `\` and 1-6 hex digits (one following whitespace swallowed), `\` and a newline
 /// (removed), `\` and any other character (that character).
 pub fn css(input: &[u8]) -> Cow<'_, [u8]> {
-    if !input.contains(&b'\\') {
-        return Cow::Borrowed(input);
-    }
-    let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while i < input.len() {
-        if input[i] != b'\\' {
-            out.push(input[i]);
-            i += 1;
-            continue;
-        }
-        let digits = input[i + 1..]
+    backslash_escapes(input, |input, at| {
+        let digits = input[at..]
             .iter()
             .take(6)
             .take_while(|b| b.is_ascii_hexdigit())
             .count();
         if digits > 0 {
-            let code = hex_n(input, i + 1, digits).unwrap_or(0);
-            out.push(unicode_byte(code));
-            i += 1 + digits;
-            if matches!(input.get(i), Some(b' ' | b'\t' | b'\n' | b'\r' | 12)) {
-                i += 1;
-            }
-            continue;
+            let code = hex_n(input, at, digits).unwrap_or(0);
+            let space = matches!(
+                input.get(at + digits),
+                Some(b' ' | b'\t' | b'\n' | b'\r' | 12)
+            );
+            return (Some(unicode_byte(code)), digits + usize::from(space));
         }
-        match input.get(i + 1) {
-            None => i += 1,
-            Some(b'\n') => i += 2,
-            Some(c) => {
-                out.push(*c);
-                i += 2;
-            }
+        match input.get(at) {
+            None => (None, 0),
+            Some(b'\n') => (None, 1),
+            Some(c) => (Some(*c), 1),
         }
-    }
-    Cow::Owned(out)
+    })
 }
 
 /// `escapeSeqDecode`: ANSI C escapes (`\n`, `\x41`, `\101`, ...); unknown escapes are kept.
 pub fn escape_seq(input: &[u8]) -> Cow<'_, [u8]> {
-    if !input.contains(&b'\\') {
-        return Cow::Borrowed(input);
-    }
-    let mut out = Vec::with_capacity(input.len());
-    let mut i = 0;
-    while i < input.len() {
-        if input[i] != b'\\' || i + 1 >= input.len() {
-            out.push(input[i]);
-            i += 1;
-            continue;
-        }
-        let simple = match input[i + 1] {
+    backslash_escapes(input, |input, at| {
+        let Some(&next) = input.get(at) else {
+            return (Some(b'\\'), 0);
+        };
+        let simple = match next {
             c @ (b'\\' | b'?' | b'\'' | b'"') => Some(c),
             c => control_escape(c),
         };
         if let Some(c) = simple {
-            out.push(c);
-            i += 2;
-        } else if let (b'x' | b'X', Some(v)) = (input[i + 1], hex_n(input, i + 2, 2)) {
-            out.push(v as u8);
-            i += 4;
-        } else if let Some((v, used)) = octal(input, i + 1) {
-            out.push(v);
-            i += 1 + used;
+            (Some(c), 1)
+        } else if let (b'x' | b'X', Some(v)) = (next, hex_n(input, at + 1, 2)) {
+            (Some(v as u8), 3)
+        } else if let Some((v, used)) = octal(input, at) {
+            (Some(v), used)
         } else {
-            out.push(b'\\');
-            i += 1;
+            (Some(b'\\'), 0)
         }
-    }
-    Cow::Owned(out)
+    })
 }
 
 /// `htmlEntityDecode`: `&#DDD;`, `&#xHH;` and `&quot; &amp; &lt; &gt; &nbsp;` (the `;` may be
