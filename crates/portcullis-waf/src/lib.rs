@@ -1,12 +1,15 @@
-//! The WAF: a SecLang parser, and the transformations and operators of the rule engine that will
-//! run the OWASP Core Rule Set unmodified (variables, phases and scoring are still to come).
+//! The WAF: a pure-Rust SecLang engine that runs the OWASP Core Rule Set unmodified.
 //!
-//! [`seclang::load`] reads a rule file and everything it `Include`s into typed directives:
-//! rules with their variables, operator and actions (chains grouped), markers, default actions,
-//! rule updates and removals, and engine settings. Every name is checked against the vocabulary
-//! the engine implements, so a rule it could not evaluate is an error at load time
-//! (`file:line: message`), never a silently skipped protection.
+//! [`seclang::load`] reads rule files (and what they `Include`) into typed directives, every
+//! name checked against the vocabulary the engine implements, so a rule it could not evaluate
+//! is an error at load time (`file:line: message`), never a silently skipped protection.
+//! [`engine::Waf`] compiles them once; each request runs through an [`engine::Transaction`]:
+//! phases 1-5, body processors ([`body`]), transformations ([`transform`]) and operators
+//! ([`operator`]). [`ftw`] runs CRS's go-ftw regression tests in-process.
 
+pub mod body;
+pub mod engine;
+pub mod ftw;
 pub mod operator;
 pub mod seclang;
 pub mod transform;

@@ -3,6 +3,7 @@
 //! expanded per transaction by the caller and passed in.
 
 mod injection;
+mod pcre;
 mod validate;
 
 use std::net::IpAddr;
@@ -106,7 +107,10 @@ impl Operator {
     pub fn compile(name: &str, argument: &str, base: &Path) -> Result<Self, String> {
         Ok(match name {
             "rx" => Self::Rx(
-                RegexBuilder::new(argument)
+                // PCRE as ModSecurity compiles it: bytes, not UTF-8 (`\x{e2}` is one byte, `.`
+                // any byte), ASCII classes and case folding.
+                RegexBuilder::new(&pcre::bytes_pattern(argument))
+                    .unicode(false)
                     .size_limit(MAX_REGEX_BYTES)
                     .build()
                     .map_err(|e| {
@@ -245,7 +249,7 @@ fn find(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// The integer at the start of `text`, as C's `atoi` reads it (0 when there is none).
-fn number(text: &[u8]) -> i64 {
+pub(crate) fn number(text: &[u8]) -> i64 {
     let s = std::str::from_utf8(text).unwrap_or("").trim_start();
     let end = s
         .char_indices()

@@ -226,13 +226,18 @@ pub fn html_entities(input: &[u8]) -> Cow<'_, [u8]> {
                         b.is_ascii_digit()
                     }
                 })
-                .take(8)
                 .count();
             if digits == 0 {
                 (None, 0)
             } else {
-                let text = std::str::from_utf8(&rest[digits_at..digits_at + digits]).unwrap_or("0");
-                let v = u32::from_str_radix(text, radix).unwrap_or(0);
+                // Every digit is consumed and the value saturates, as C's strtol does
+                // (`&#000...000123;` is `{`).
+                let v = rest[digits_at..digits_at + digits]
+                    .iter()
+                    .fold(0u32, |acc, b| {
+                        let d = (*b as char).to_digit(radix).unwrap_or(0);
+                        acc.saturating_mul(radix).saturating_add(d)
+                    });
                 (Some(unicode_byte(v)), digits_at + digits)
             }
         } else {
@@ -358,6 +363,7 @@ mod tests {
             html_entities(b"&lt;script&gt;&#x61;&#98&quot&amp;&bogus;").as_ref(),
             b"<script>ab\"&&bogus;"
         );
+        assert_eq!(html_entities(b"&#0000000000000000123;x").as_ref(), b"{x");
         assert_eq!(base64(b"c2VsZWN0IDE=").as_ref(), b"select 1");
         assert_eq!(base64(b"YWJj!garbage").as_ref(), b"abc");
         assert_eq!(utf8_to_unicode("é<ß".as_bytes()).as_ref(), b"%u00e9<%u00df");

@@ -1,0 +1,91 @@
+//! The rule engine: a compiled rule set ([`Waf`]) and the per-request [`Transaction`] that
+//! runs it through phases 1-5.
+
+pub mod actions;
+pub mod collections;
+pub mod compile;
+pub mod request;
+pub mod rule;
+pub mod settings;
+pub mod template;
+pub mod transaction;
+pub mod variables;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use actions::EngineMode;
+pub use request::RequestHead;
+pub use settings::Settings;
+pub use transaction::{Interruption, Logged, Transaction};
+
+use crate::operator::{InjectionDetector, Libinjection};
+use crate::seclang::{self, LoadErrors, RuleSet};
+
+/// A compiled rule set, shared by every transaction.
+pub struct Waf {
+    compiled: compile::Compiled,
+    detector: Box<dyn InjectionDetector>,
+    next_id: AtomicU64,
+    id_seed: u64,
+}
+
+impl std::fmt::Debug for Waf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Waf")
+            .field("rules", &self.compiled.rules.len())
+            .field("settings", &self.compiled.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Waf {
+    /// Loads and compiles rule files in order (globs allowed).
+    pub fn load(files: &[PathBuf]) -> Result<Self, LoadErrors> {
+        Self::compile(&seclang::load(files)?)
+    }
+
+    /// Compiles a parsed rule set.
+    pub fn compile(set: &RuleSet) -> Result<Self, LoadErrors> {
+        let mut seed = [0u8; 8];
+        // A seed only makes UNIQUE_ID values differ between processes; zero is a fine fallback.
+        let _ = aws_lc_rs::rand::fill(&mut seed);
+        Ok(Self {
+            compiled: compile::compile(set)?,
+            detector: Box::new(Libinjection),
+            next_id: AtomicU64::new(0),
+            id_seed: u64::from_le_bytes(seed),
+        })
+    }
+
+    /// The engine settings (from `SecRuleEngine` and friends).
+    pub fn settings(&self) -> &Settings {
+        &self.compiled.settings
+    }
+
+    /// Overrides the engine mode (the gateway's `mode: block|detect`).
+    pub fn set_mode(&mut self, mode: EngineMode) {
+        self.compiled.settings.mode = mode;
+    }
+
+    /// How many rules (chain heads) are active.
+    pub fn rule_count(&self) -> usize {
+        self.compiled
+            .phases
+            .iter()
+            .flatten()
+            .filter(|s| matches!(s, compile::Step::Rule(_)))
+            .count()
+    }
+
+    pub(crate) fn detector(&self) -> &dyn InjectionDetector {
+        self.detector.as_ref()
+    }
+
+    /// Starts a transaction for a request head.
+    pub fn transaction(&self, head: &RequestHead) -> Transaction<'_> {
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = format!("{:016x}{:08}", self.id_seed, n % 100_000_000);
+        Transaction::new(self, head, id)
+    }
+}

@@ -1,0 +1,71 @@
+//! A compiled rule: targets, transformations, operator and actions, ready to run.
+
+use std::path::PathBuf;
+
+use super::actions::{Ctl, Disruptive, SetVar};
+use super::template::Template;
+use super::variables::Target;
+use crate::operator::Operator;
+use crate::transform::Transformation;
+
+/// A rule (or one link of a chain).
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// `id:` (0 for chain links, which have none).
+    pub id: u64,
+    /// The phase (1-5).
+    pub phase: u8,
+    /// Where it was written.
+    pub file: PathBuf,
+    /// Its line.
+    pub line: usize,
+    /// What it inspects (empty for `SecAction`).
+    pub targets: Vec<Target>,
+    /// Targets removed from the list (`!ARGS:x`, `SecRuleUpdateTargetById ... !ARGS:x`).
+    pub exclusions: Vec<Target>,
+    /// Transformations, in order.
+    pub transformations: Vec<Transformation>,
+    /// `multiMatch`: the operator also runs on every intermediate transformation result.
+    pub multi_match: bool,
+    /// The operator.
+    pub operator: Operator,
+    /// The operator's name, for the log.
+    pub operator_name: String,
+    /// `!@op`.
+    pub negated: bool,
+    /// The argument, when it holds macros (expanded per evaluation).
+    pub argument: Option<Template>,
+    /// `SecAction`: matches once, without targets.
+    pub always: bool,
+    /// `capture`.
+    pub capture: bool,
+    /// `setvar` actions.
+    pub setvars: Vec<SetVar>,
+    /// `ctl` actions.
+    pub controls: Vec<Ctl>,
+    /// The disruptive action (`block` resolved to the phase's default).
+    pub disruptive: Disruptive,
+    /// `status:`.
+    pub status: Option<u16>,
+    /// `skipAfter:` marker.
+    pub skip_after: Option<String>,
+    /// Whether a match is logged.
+    pub log: bool,
+    /// `msg:`.
+    pub msg: Option<Template>,
+    /// `logdata:`.
+    pub logdata: Option<Template>,
+    /// `severity:`.
+    pub severity: Option<String>,
+    /// `tag:`s.
+    pub tags: Vec<String>,
+    /// The next link of the chain.
+    pub chained: Option<Box<Rule>>,
+}
+
+impl Rule {
+    /// Whether the rule (chain head) carries `tag` (compared case-insensitively).
+    pub fn has_tag(&self, tag: &str) -> bool {
+        self.tags.iter().any(|t| t.eq_ignore_ascii_case(tag))
+    }
+}

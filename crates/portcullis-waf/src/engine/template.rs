@@ -1,0 +1,92 @@
+//! Macro expansion (`%{tx.critical_anomaly_score}`, `%{MATCHED_VAR_NAME}`): a text with macros
+//! is parsed once at load time into literal parts and variable references.
+
+use std::borrow::Cow;
+
+use super::collections::Collections;
+use super::variables::Var;
+
+/// A text that may contain macros.
+#[derive(Debug, Clone, Default)]
+pub struct Template {
+    parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone)]
+enum Part {
+    Text(Vec<u8>),
+    Var(Var, Option<Vec<u8>>),
+}
+
+impl Template {
+    /// Parses `text`. A macro naming an unknown variable is an error.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut parts = Vec::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("%{") {
+            let Some(len) = rest[start..].find('}') else {
+                break;
+            };
+            if start > 0 {
+                parts.push(Part::Text(rest.as_bytes()[..start].to_vec()));
+            }
+            let inner = &rest[start + 2..start + len];
+            let (name, key) = match inner.split_once(['.', ':']) {
+                Some((n, k)) => (n, Some(k.as_bytes().to_vec())),
+                None => (inner, None),
+            };
+            let var = Var::parse(&name.to_ascii_uppercase())
+                .ok_or_else(|| format!("macro %{{{inner}}} names an unknown variable"))?;
+            parts.push(Part::Var(var, key));
+            rest = &rest[start + len + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Text(rest.as_bytes().to_vec()));
+        }
+        Ok(Self { parts })
+    }
+
+    /// Whether the text has no macros.
+    pub fn is_literal(&self) -> bool {
+        self.parts.iter().all(|p| matches!(p, Part::Text(_)))
+    }
+
+    /// The text with every macro replaced by the variable's first value (empty when unset).
+    pub fn expand<'a>(&'a self, c: &Collections) -> Cow<'a, [u8]> {
+        match self.parts.as_slice() {
+            [] => Cow::Borrowed(b""),
+            [Part::Text(t)] => Cow::Borrowed(t),
+            parts => {
+                let mut out = Vec::new();
+                for p in parts {
+                    match p {
+                        Part::Text(t) => out.extend_from_slice(t),
+                        Part::Var(v, k) => {
+                            if let Some(value) = c.first(*v, k.as_deref()) {
+                                out.extend_from_slice(&value);
+                            }
+                        }
+                    }
+                }
+                Cow::Owned(out)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expands_tx_and_matched_values() {
+        let mut c = Collections::default();
+        c.tx.insert(b"critical_anomaly_score".to_vec(), b"5".to_vec());
+        c.matched_var_name = b"ARGS:q".to_vec();
+        let t = Template::parse("+%{tx.critical_anomaly_score} at %{MATCHED_VAR_NAME}%{tx.none}")
+            .unwrap();
+        assert_eq!(t.expand(&c).as_ref(), b"+5 at ARGS:q");
+        assert!(Template::parse("plain").unwrap().is_literal());
+        assert!(Template::parse("%{nope.x}").is_err());
+    }
+}

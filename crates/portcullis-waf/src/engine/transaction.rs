@@ -1,0 +1,498 @@
+//! One request/response through the rules: phases 1-5, rule and chain evaluation, per-match
+//! actions (`capture`, `setvar`, `ctl`), then logging, disruption and `skipAfter` once a whole
+//! chain matched (the order ModSecurity 3 and Coraza use).
+
+use std::borrow::Cow;
+
+use super::actions::{Ctl, Disruptive, EngineMode, IdRange, SetOp};
+use super::collections::Collections;
+use super::compile::Step;
+use super::request::{fill, RequestHead};
+use super::rule::Rule;
+use super::variables::{Target, Var};
+use super::Waf;
+use crate::body::{self, Processor};
+use crate::operator::number;
+use crate::transform::apply_all;
+
+/// Why a transaction was stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interruption {
+    /// The HTTP status to answer with.
+    pub status: u16,
+    /// The rule that stopped it.
+    pub rule_id: u64,
+    /// Close the connection instead of answering (`drop`).
+    pub drop: bool,
+}
+
+/// A rule that matched and logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    /// The rule id.
+    pub id: u64,
+    /// The phase it ran in.
+    pub phase: u8,
+    /// `msg`, expanded.
+    pub msg: String,
+    /// `logdata`, expanded (may quote request data).
+    pub data: String,
+    /// `severity`.
+    pub severity: String,
+    /// `tag`s.
+    pub tags: Vec<String>,
+    /// The last matched variable's name (`ARGS:q`).
+    pub matched: String,
+}
+
+impl Logged {
+    /// The entry in ModSecurity's error-log shape (`... [id "942100"] [msg "..."] ...`), which
+    /// go-ftw and log tooling read.
+    pub fn line(&self) -> String {
+        let mut s = format!(
+            "Warning. Matched at {}. [id \"{}\"] [msg \"{}\"] [data \"{}\"] [severity \"{}\"]",
+            self.matched, self.id, self.msg, self.data, self.severity
+        );
+        for t in &self.tags {
+            s.push_str(&format!(" [tag \"{t}\"]"));
+        }
+        s
+    }
+}
+
+/// Rules removed or narrowed for this transaction by `ctl`.
+#[derive(Debug, Clone, Default)]
+struct Removals {
+    ids: Vec<IdRange>,
+    tags: Vec<String>,
+    targets_by_id: Vec<(IdRange, Target)>,
+    targets_by_tag: Vec<(String, Target)>,
+}
+
+impl Removals {
+    fn rule(&self, r: &Rule) -> bool {
+        self.ids.iter().any(|x| x.contains(r.id)) || self.tags.iter().any(|t| r.has_tag(t))
+    }
+
+    fn target(&self, head: &Rule, var: Var, name: Option<&[u8]>) -> bool {
+        self.targets_by_id
+            .iter()
+            .any(|(ids, t)| ids.contains(head.id) && t.excludes(var, name))
+            || self
+                .targets_by_tag
+                .iter()
+                .any(|(tag, t)| head.has_tag(tag) && t.excludes(var, name))
+    }
+}
+
+/// One value that matched a rule.
+struct Hit {
+    name: Vec<u8>,
+    value: Vec<u8>,
+    captures: Vec<Vec<u8>>,
+}
+
+/// A transaction: create it with the request head, then call the phase methods in order.
+pub struct Transaction<'w> {
+    waf: &'w Waf,
+    c: Collections,
+    mode: EngineMode,
+    removals: Removals,
+    processor: Option<Processor>,
+    force_body_variable: bool,
+    body_access: bool,
+    content_type: Vec<u8>,
+    logged: Vec<Logged>,
+    interruption: Option<Interruption>,
+}
+
+impl<'w> Transaction<'w> {
+    pub(super) fn new(waf: &'w Waf, head: &RequestHead, unique_id: String) -> Self {
+        let mut c = Collections::default();
+        fill(&mut c, head, waf.settings().argument_separator);
+        c.set(Var::UniqueId, unique_id.into_bytes());
+        let content_type = head.header("content-type").unwrap_or(b"").to_vec();
+        Self {
+            waf,
+            c,
+            mode: waf.settings().mode,
+            removals: Removals::default(),
+            processor: Processor::for_content_type(&content_type),
+            force_body_variable: false,
+            body_access: waf.settings().request_body_access,
+            content_type,
+            logged: Vec::new(),
+            interruption: None,
+        }
+    }
+
+    /// Phase 1: request headers.
+    pub fn request_headers(&mut self) -> Option<&Interruption> {
+        self.phase(1)
+    }
+
+    /// Runs the body processor over `body`, then phase 2.
+    pub fn request_body(&mut self, body: &[u8]) -> Option<&Interruption> {
+        if self.interruption.is_none() && self.mode != EngineMode::Off {
+            self.process_body(body);
+        }
+        self.phase(2)
+    }
+
+    fn process_body(&mut self, body: &[u8]) {
+        let settings = self.waf.settings();
+        self.c
+            .set(Var::RequestBodyLength, body.len().to_string().into_bytes());
+        if !self.body_access {
+            return;
+        }
+        let mut body = body;
+        if body.len() > settings.request_body_limit {
+            if settings.request_body_limit_reject {
+                self.interrupt(413, 0, false);
+                return;
+            }
+            body = &body[..settings.request_body_limit];
+        }
+        if self.processor == Some(Processor::UrlEncoded) || self.force_body_variable {
+            self.c.set(Var::RequestBody, body);
+        }
+        let Some(processor) = self.processor else {
+            return;
+        };
+        if body.is_empty() {
+            return;
+        }
+        let parsed = body::process(
+            processor,
+            body,
+            &self.content_type,
+            settings.argument_separator,
+        );
+        self.c.args_post = parsed.args;
+        self.c.files = parsed.files;
+        self.c.files_sizes = parsed.files_sizes;
+        self.c.multipart_part_headers = parsed.part_headers;
+        self.c.xml = parsed.xml;
+        if !self.c.files_sizes.is_empty() {
+            let total: usize = self
+                .c
+                .files_sizes
+                .iter()
+                .filter_map(|(_, v)| std::str::from_utf8(v).ok()?.parse::<usize>().ok())
+                .sum();
+            self.c
+                .set(Var::FilesCombinedSize, total.to_string().into_bytes());
+        }
+        if let Some(strict) = parsed.multipart_strict_error {
+            self.c
+                .set(Var::MultipartStrictError, if strict { "1" } else { "0" });
+        }
+        if let Some(e) = parsed.error {
+            self.c.set(Var::ReqbodyError, b"1".to_vec());
+            self.c.set(Var::ReqbodyErrorMsg, e.into_bytes());
+        }
+    }
+
+    /// Phase 3: response status and headers.
+    pub fn response_headers(
+        &mut self,
+        status: u16,
+        headers: &[(Vec<u8>, Vec<u8>)],
+    ) -> Option<&Interruption> {
+        self.c
+            .set(Var::ResponseStatus, status.to_string().into_bytes());
+        self.c.response_headers = headers.to_vec();
+        self.phase(3)
+    }
+
+    /// Whether phase 4 wants the response body (body access on and an inspected type).
+    pub fn wants_response_body(&self) -> bool {
+        let settings = self.waf.settings();
+        if !settings.response_body_access {
+            return false;
+        }
+        let ct = self
+            .c
+            .response_headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(b"content-type"))
+            .map(|(_, v)| v.as_slice())
+            .unwrap_or(b"text/plain");
+        let ct = String::from_utf8_lossy(ct).to_ascii_lowercase();
+        let essence = ct.split(';').next().unwrap_or("").trim();
+        settings.response_mime_types.iter().any(|m| m == essence)
+    }
+
+    /// Phase 4: the response body (up to the response body limit).
+    pub fn response_body(&mut self, body: &[u8]) -> Option<&Interruption> {
+        if self.wants_response_body() {
+            let limit = self.waf.settings().response_body_limit;
+            self.c
+                .set(Var::ResponseBody, &body[..body.len().min(limit)]);
+        }
+        self.phase(4)
+    }
+
+    /// Phase 5: logging (runs even after an interruption).
+    pub fn logging(&mut self) {
+        let stopped = self.interruption.take();
+        self.phase(5);
+        self.interruption = stopped;
+    }
+
+    /// Why the transaction was stopped, if it was.
+    pub fn interruption(&self) -> Option<&Interruption> {
+        self.interruption.as_ref()
+    }
+
+    /// Why the body processor could not parse the request body, if it could not.
+    pub fn body_error(&self) -> Option<String> {
+        (self.c.get(Var::ReqbodyError) == Some(b"1")).then(|| {
+            String::from_utf8_lossy(self.c.get(Var::ReqbodyErrorMsg).unwrap_or(b"")).into_owned()
+        })
+    }
+
+    /// The rules that matched and log, in order.
+    pub fn logged(&self) -> &[Logged] {
+        &self.logged
+    }
+
+    /// A TX variable (`inbound_anomaly_score`, ...).
+    pub fn tx(&self, name: &str) -> Option<&[u8]> {
+        self.c
+            .tx
+            .get(name.to_ascii_lowercase().as_bytes())
+            .map(Vec::as_slice)
+    }
+
+    fn interrupt(&mut self, status: u16, rule_id: u64, drop: bool) {
+        if self.mode == EngineMode::On && self.interruption.is_none() {
+            self.interruption = Some(Interruption {
+                status,
+                rule_id,
+                drop,
+            });
+        }
+    }
+
+    fn phase(&mut self, phase: u8) -> Option<&Interruption> {
+        if self.interruption.is_some() || self.mode == EngineMode::Off {
+            return self.interruption.as_ref();
+        }
+        let waf = self.waf;
+        let steps = &waf.compiled.phases[usize::from(phase) - 1];
+        let mut i = 0;
+        while i < steps.len() {
+            let Step::Rule(index) = steps[i] else {
+                i += 1;
+                continue;
+            };
+            let rule = &waf.compiled.rules[index];
+            i += 1;
+            if self.removals.rule(rule) || !self.chain(rule) {
+                continue;
+            }
+            if self.interruption.is_some() || self.mode == EngineMode::Off {
+                break;
+            }
+            if let Some(marker) = &rule.skip_after {
+                i = steps[i..]
+                    .iter()
+                    .position(|s| matches!(s, Step::Marker(m) if m == marker))
+                    .map_or(steps.len(), |p| i + p + 1);
+            }
+        }
+        self.interruption.as_ref()
+    }
+
+    /// Evaluates a chain; when every link matched, logs and applies the disruptive action.
+    fn chain(&mut self, head: &Rule) -> bool {
+        self.c.matched_vars.clear();
+        let mut link = head;
+        loop {
+            if !self.link(head, link) {
+                return false;
+            }
+            match &link.chained {
+                Some(next) => link = next,
+                None => break,
+            }
+        }
+        if head.log {
+            let text = |t: &Option<super::template::Template>, c: &Collections| {
+                t.as_ref()
+                    .map(|t| String::from_utf8_lossy(&t.expand(c)).into_owned())
+                    .unwrap_or_default()
+            };
+            self.logged.push(Logged {
+                id: head.id,
+                phase: head.phase,
+                msg: text(&head.msg, &self.c),
+                data: text(&head.logdata, &self.c),
+                severity: head.severity.clone().unwrap_or_default(),
+                tags: head.tags.clone(),
+                matched: String::from_utf8_lossy(&self.c.matched_var_name).into_owned(),
+            });
+        }
+        match head.disruptive {
+            Disruptive::Pass => {}
+            Disruptive::Deny => self.interrupt(head.status.unwrap_or(403), head.id, false),
+            Disruptive::Drop => self.interrupt(head.status.unwrap_or(403), head.id, true),
+        }
+        true
+    }
+
+    /// Evaluates one link; runs its per-match actions. Whether anything matched.
+    fn link(&mut self, head: &Rule, rule: &Rule) -> bool {
+        let hits = self.hits(head, rule);
+        if hits.is_empty() {
+            return false;
+        }
+        let mut matched_vars = Vec::with_capacity(hits.len());
+        for hit in hits {
+            self.c.matched_var.clone_from(&hit.value);
+            self.c.matched_var_name.clone_from(&hit.name);
+            if rule.capture {
+                for (i, cap) in hit.captures.into_iter().enumerate() {
+                    self.c.tx.insert(i.to_string().into_bytes(), cap);
+                }
+            }
+            matched_vars.push((hit.name, hit.value));
+            self.actions(rule);
+        }
+        self.c.matched_vars = matched_vars;
+        true
+    }
+
+    fn actions(&mut self, rule: &Rule) {
+        for s in &rule.setvars {
+            let key = s.name.expand(&self.c).to_ascii_lowercase();
+            let value = s.value.expand(&self.c).into_owned();
+            match s.op {
+                SetOp::Set => {
+                    self.c.tx.insert(key, value);
+                }
+                SetOp::Delete => {
+                    self.c.tx.remove(&key);
+                }
+                SetOp::Add | SetOp::Subtract => {
+                    let old = self.c.tx.get(&key).map_or(0, |v| number(v));
+                    let delta = number(&value);
+                    let new = if s.op == SetOp::Add {
+                        old.saturating_add(delta)
+                    } else {
+                        old.saturating_sub(delta)
+                    };
+                    self.c.tx.insert(key, new.to_string().into_bytes());
+                }
+            }
+        }
+        for ctl in &rule.controls {
+            match ctl {
+                Ctl::RuleEngine(m) => self.mode = *m,
+                Ctl::RemoveById(r) => self.removals.ids.push(*r),
+                Ctl::RemoveByTag(t) => self.removals.tags.push(t.clone()),
+                Ctl::RemoveTargetById(r, t) => self.removals.targets_by_id.push((*r, t.clone())),
+                Ctl::RemoveTargetByTag(tag, t) => {
+                    self.removals.targets_by_tag.push((tag.clone(), t.clone()));
+                }
+                Ctl::BodyProcessor(p) => {
+                    self.processor = Some(*p);
+                    self.c.set(Var::ReqbodyProcessor, p.name());
+                }
+                Ctl::ForceBodyVariable(on) => self.force_body_variable = *on,
+                Ctl::BodyAccess(on) => self.body_access = *on,
+                Ctl::AuditEngine => {}
+            }
+        }
+    }
+
+    /// The values of `rule`'s targets that its operator matches.
+    fn hits(&self, head: &Rule, rule: &Rule) -> Vec<Hit> {
+        let argument = rule
+            .argument
+            .as_ref()
+            .map(|t| String::from_utf8_lossy(&t.expand(&self.c)).into_owned());
+        let mut hits = Vec::new();
+        let mut test = |name: &dyn Fn() -> Vec<u8>, value: &[u8]| {
+            if let Some((value, captures)) = self.test(rule, value, argument.as_deref()) {
+                hits.push(Hit {
+                    name: name(),
+                    value,
+                    captures,
+                });
+            }
+        };
+        if rule.always {
+            test(&Vec::new, b"");
+            return hits;
+        }
+        let excluded = |var: Var, name: Option<&[u8]>| {
+            rule.exclusions.iter().any(|t| t.excludes(var, name))
+                || self.removals.target(head, var, name)
+        };
+        for target in &rule.targets {
+            if target.count {
+                let mut n = 0usize;
+                self.c.each(target, &excluded, &mut |_, _| n += 1);
+                test(
+                    &|| format!("&{}", target.var.name()).into_bytes(),
+                    n.to_string().as_bytes(),
+                );
+                continue;
+            }
+            self.c.each(target, &excluded, &mut |key, value| {
+                let name = || {
+                    let mut n = target.var.name().as_bytes().to_vec();
+                    if let Some(k) = key {
+                        n.push(b':');
+                        n.extend_from_slice(k);
+                    }
+                    n
+                };
+                test(&name, value);
+            });
+        }
+        hits
+    }
+
+    /// Transforms `value` and runs the operator: the matched (transformed) value and captures.
+    fn test(
+        &self,
+        rule: &Rule,
+        value: &[u8],
+        argument: Option<&str>,
+    ) -> Option<(Vec<u8>, Vec<Vec<u8>>)> {
+        let run = |v: &[u8]| -> Option<(Vec<u8>, Vec<Vec<u8>>)> {
+            let m = rule.operator.evaluate(
+                v,
+                argument,
+                self.waf.detector(),
+                rule.capture && !rule.negated,
+            );
+            match (m, rule.negated) {
+                (Some(m), false) => Some((v.to_vec(), m.captures)),
+                (None, true) => Some((v.to_vec(), Vec::new())),
+                _ => None,
+            }
+        };
+        if !rule.multi_match {
+            return run(&apply_all(&rule.transformations, value));
+        }
+        let mut current = Cow::Borrowed(value);
+        if let Some(hit) = run(&current) {
+            return Some(hit);
+        }
+        for t in &rule.transformations {
+            let next = t.apply(&current).into_owned();
+            if next != current.as_ref() {
+                if let Some(hit) = run(&next) {
+                    return Some(hit);
+                }
+            }
+            current = Cow::Owned(next);
+        }
+        None
+    }
+}

@@ -1,0 +1,176 @@
+//! Variables as a typed enum (not strings), and compiled targets: which values of a transaction
+//! a rule inspects.
+
+use regex::bytes::{Regex, RegexBuilder};
+
+use crate::seclang::ast::{Selector, Variable};
+
+macro_rules! variables {
+    ($($variant:ident = $name:literal, $doc:literal;)*) => {
+        /// A SecLang variable or collection.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Var {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl Var {
+            /// The variable called `name` (uppercase).
+            pub fn parse(name: &str) -> Option<Self> {
+                match name {
+                    $($name => Some(Self::$variant),)*
+                    _ => None,
+                }
+            }
+
+            /// Its SecLang name.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+variables! {
+    Args = "ARGS", "Query and body arguments.";
+    ArgsCombinedSize = "ARGS_COMBINED_SIZE", "Total length of argument names and values.";
+    ArgsGet = "ARGS_GET", "Query string arguments.";
+    ArgsGetNames = "ARGS_GET_NAMES", "Query string argument names.";
+    ArgsNames = "ARGS_NAMES", "Argument names.";
+    ArgsPost = "ARGS_POST", "Body arguments.";
+    ArgsPostNames = "ARGS_POST_NAMES", "Body argument names.";
+    Files = "FILES", "Uploaded file names (by form field).";
+    FilesCombinedSize = "FILES_COMBINED_SIZE", "Total size of uploaded files.";
+    FilesNames = "FILES_NAMES", "Form field names of uploaded files.";
+    FilesSizes = "FILES_SIZES", "Uploaded file sizes.";
+    Global = "GLOBAL", "Persistent global collection (not kept across transactions).";
+    Ip = "IP", "Persistent per-IP collection (not kept across transactions).";
+    MatchedVar = "MATCHED_VAR", "The value of the last match.";
+    MatchedVarName = "MATCHED_VAR_NAME", "The name of the last match.";
+    MatchedVars = "MATCHED_VARS", "The values matched by the previous rule of a chain.";
+    MatchedVarsNames = "MATCHED_VARS_NAMES", "Their names.";
+    MultipartPartHeaders = "MULTIPART_PART_HEADERS", "Part headers of a multipart body.";
+    MultipartStrictError = "MULTIPART_STRICT_ERROR", "1 when a multipart body broke a strict check.";
+    QueryString = "QUERY_STRING", "The raw query string.";
+    RemoteAddr = "REMOTE_ADDR", "The client address.";
+    ReqbodyError = "REQBODY_ERROR", "1 when the body processor failed.";
+    ReqbodyErrorMsg = "REQBODY_ERROR_MSG", "Why it failed.";
+    ReqbodyProcessor = "REQBODY_PROCESSOR", "URLENCODED, MULTIPART, JSON or XML.";
+    RequestBasename = "REQUEST_BASENAME", "The last path segment (decoded).";
+    RequestBody = "REQUEST_BODY", "The raw request body.";
+    RequestBodyLength = "REQUEST_BODY_LENGTH", "Its length.";
+    RequestCookies = "REQUEST_COOKIES", "Cookies.";
+    RequestCookiesNames = "REQUEST_COOKIES_NAMES", "Cookie names.";
+    RequestFilename = "REQUEST_FILENAME", "The path (decoded), without the query.";
+    RequestHeaders = "REQUEST_HEADERS", "Request headers.";
+    RequestHeadersNames = "REQUEST_HEADERS_NAMES", "Request header names.";
+    RequestLine = "REQUEST_LINE", "The request line.";
+    RequestMethod = "REQUEST_METHOD", "The method.";
+    RequestProtocol = "REQUEST_PROTOCOL", "The protocol (`HTTP/1.1`).";
+    RequestUri = "REQUEST_URI", "Path and query, without scheme and host.";
+    RequestUriRaw = "REQUEST_URI_RAW", "The request target as sent.";
+    ResponseBody = "RESPONSE_BODY", "The response body (when inspected).";
+    ResponseHeaders = "RESPONSE_HEADERS", "Response headers.";
+    ResponseHeadersNames = "RESPONSE_HEADERS_NAMES", "Response header names.";
+    ResponseStatus = "RESPONSE_STATUS", "The response status.";
+    Tx = "TX", "The transaction collection.";
+    UniqueId = "UNIQUE_ID", "A unique id for the transaction.";
+    Xml = "XML", "The XML body: `/*` (text) or `//@*` (attribute values).";
+}
+
+/// Which members of a collection.
+#[derive(Debug, Clone)]
+pub enum Key {
+    /// All.
+    All,
+    /// The member with this name (compared ASCII case-insensitively).
+    Name(Vec<u8>),
+    /// Members whose name matches.
+    Pattern(Regex),
+}
+
+impl Key {
+    /// Whether `name` is selected.
+    pub fn selects(&self, name: &[u8]) -> bool {
+        match self {
+            Self::All => true,
+            Self::Name(n) => n.eq_ignore_ascii_case(name),
+            Self::Pattern(re) => re.is_match(name),
+        }
+    }
+
+    fn same(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::All, Self::All) => true,
+            (Self::Name(a), Self::Name(b)) => a.eq_ignore_ascii_case(b),
+            (Self::Pattern(a), Self::Pattern(b)) => a.as_str() == b.as_str(),
+            _ => false,
+        }
+    }
+}
+
+/// A compiled target (`ARGS:id`, `&TX:x`, `REQUEST_COOKIES:/^__utm/`).
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The variable.
+    pub var: Var,
+    /// Which members.
+    pub key: Key,
+    /// `&`: the number of values instead of the values.
+    pub count: bool,
+}
+
+impl Target {
+    /// Compiles a parsed variable (its `!` flag is the caller's business).
+    pub fn compile(v: &Variable) -> Result<Self, String> {
+        let var = Var::parse(&v.name).ok_or_else(|| format!("unsupported variable {}", v.name))?;
+        let key = match &v.selector {
+            Selector::All => Key::All,
+            Selector::Key(k) => {
+                if var == Var::Xml && k != "/*" && k != "//@*" {
+                    return Err(format!(
+                        "XML:{k}: only the XPath expressions /* and //@* are supported"
+                    ));
+                }
+                Key::Name(k.as_bytes().to_vec())
+            }
+            Selector::Regex(r) => Key::Pattern(
+                RegexBuilder::new(r)
+                    .case_insensitive(true)
+                    .size_limit(1 << 20)
+                    .build()
+                    .map_err(|e| format!("selector /{r}/: {e}"))?,
+            ),
+        };
+        Ok(Self {
+            var,
+            key,
+            count: v.count,
+        })
+    }
+
+    /// Parses one target written as text (`ARGS:foo`), as `ctl:ruleRemoveTargetById` names it.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let vars = crate::seclang::parse::variables(text)?;
+        match vars.as_slice() {
+            [one] => Self::compile(one),
+            _ => Err(format!("{text:?} is not one target")),
+        }
+    }
+
+    /// Whether this exclusion removes the value `name` of `var`.
+    pub fn excludes(&self, var: Var, name: Option<&[u8]>) -> bool {
+        self.var == var
+            && match (&self.key, name) {
+                (Key::All, _) => true,
+                (k, Some(n)) => k.selects(n),
+                (_, None) => false,
+            }
+    }
+
+    /// Whether two targets name the same thing (for removing a target from a rule).
+    pub fn same(&self, other: &Self) -> bool {
+        self.var == other.var && self.count == other.count && self.key.same(&other.key)
+    }
+}
