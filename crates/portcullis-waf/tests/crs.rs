@@ -1,12 +1,15 @@
 //! OWASP CRS 4, unmodified, loads: the test-engine setup, CRS's setup file and every rule file
 //! parse without an error, chains are grouped, and every operator compiles (each `@rx` with the
-//! linear-time `regex` engine, each `@pmFromFile` word list).
+//! linear-time `regex` engine, each `@pmFromFile` word list). Then CRS's own regression tests
+//! (go-ftw YAML) run in-process and at least 99% must pass; every failure is printed with its
+//! reason.
 //!
 //! CRS is not in this repository. `.ci/run` sets `PORTCULLIS_CRS` to `../shared/crs` (and then a
 //! missing directory is a failure); a fresh clone without it skips this test, saying so.
 
 use std::path::PathBuf;
 
+use portcullis_waf::engine::Waf;
 use portcullis_waf::operator::Operator;
 use portcullis_waf::seclang::{self, ast::Rule};
 
@@ -74,4 +77,27 @@ fn crs_4_loads_unmodified() {
         every.len(),
         set.directives.len()
     );
+}
+
+#[test]
+fn crs_regression_tests_pass() {
+    let Some(dir) = crs_dir() else {
+        eprintln!("skipped: OWASP CRS not found (set PORTCULLIS_CRS or place it in ../shared/crs)");
+        return;
+    };
+    let waf = Waf::load(&[
+        dir.join("test-setup.conf"),
+        dir.join("crs-setup.conf.example"),
+        dir.join("rules/*.conf"),
+    ])
+    .unwrap_or_else(|e| panic!("CRS does not compile:\n{e}"));
+    let report = portcullis_waf::ftw::run(&waf, &dir.join("tests")).unwrap();
+    for f in report.failures() {
+        eprintln!("FAIL {}: {}", f.name, f.failure.as_deref().unwrap_or(""));
+    }
+    let total = report.outcomes.len();
+    assert!(total > 1000, "only {total} tests found");
+    let passed = report.passed();
+    eprintln!("CRS regression tests: {passed}/{total} passed");
+    assert!(passed * 100 >= total * 99, "{passed}/{total} is below 99%");
 }
