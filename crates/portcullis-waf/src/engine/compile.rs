@@ -13,13 +13,21 @@ use crate::seclang::ast::{self, Action, Directive, RuleRef};
 use crate::seclang::{LoadError, LoadErrors, RuleSet};
 use crate::transform::Transformation;
 
-/// One step of a phase: a rule (index into the rule list) or a `skipAfter` marker.
+/// One step of a phase while compiling: a rule (index into the rule list) or a marker.
 #[derive(Debug, Clone)]
-pub enum Step {
-    /// A rule.
+enum Step {
     Rule(usize),
-    /// A `SecMarker`.
     Marker(String),
+}
+
+/// A rule of a phase, with its `skipAfter` resolved.
+#[derive(Debug, Clone, Copy)]
+pub struct Slot {
+    /// Index into [`Compiled::rules`].
+    pub rule: usize,
+    /// Where evaluation continues when the rule matched: the next slot, or the slot after
+    /// its `skipAfter` marker (the phase's length when the marker does not follow).
+    pub next: usize,
 }
 
 /// Compiled rules, in phase order.
@@ -27,8 +35,8 @@ pub enum Step {
 pub struct Compiled {
     /// Every rule (chain heads).
     pub rules: Vec<Rule>,
-    /// The steps of phases 1-5 (index 0 is phase 1).
-    pub phases: [Vec<Step>; 5],
+    /// The rules of phases 1-5 in order (index 0 is phase 1).
+    pub phases: [Vec<Slot>; 5],
     /// Engine settings.
     pub settings: Settings,
 }
@@ -148,12 +156,38 @@ pub fn compile(set: &RuleSet) -> Result<Compiled, LoadErrors> {
         return Err(LoadErrors(errors));
     }
     for (phase, list) in out.phases.iter_mut().zip(steps) {
-        *phase = list
-            .into_iter()
-            .filter(|s| !matches!(s, Step::Rule(i) if removed[*i]))
-            .collect();
+        *phase = slots(&out.rules, &list, &removed);
     }
     Ok(out)
+}
+
+/// A phase's rules with every `skipAfter` resolved to a slot index.
+fn slots(rules: &[Rule], steps: &[Step], removed: &[bool]) -> Vec<Slot> {
+    let mut out: Vec<Slot> = Vec::new();
+    let mut markers: Vec<(&str, usize)> = Vec::new();
+    for step in steps {
+        match step {
+            Step::Rule(i) if !removed[*i] => out.push(Slot {
+                rule: *i,
+                next: out.len() + 1,
+            }),
+            Step::Rule(_) => {}
+            Step::Marker(name) => markers.push((name, out.len())),
+        }
+    }
+    for (at, slot) in out.iter_mut().enumerate() {
+        if let Some(target) = &rules[slot.rule].skip_after {
+            slot.next = markers
+                .iter()
+                .find(|(name, pos)| *pos > at && name == target)
+                .map_or(usize::MAX, |(_, pos)| *pos);
+        }
+    }
+    let len = out.len();
+    for slot in &mut out {
+        slot.next = slot.next.min(len);
+    }
+    out
 }
 
 fn selects(r: &RuleRef, rule: &Rule) -> bool {

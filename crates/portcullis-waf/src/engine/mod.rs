@@ -70,12 +70,7 @@ impl Waf {
 
     /// How many rules (chain heads) are active.
     pub fn rule_count(&self) -> usize {
-        self.compiled
-            .phases
-            .iter()
-            .flatten()
-            .filter(|s| matches!(s, compile::Step::Rule(_)))
-            .count()
+        self.compiled.phases.iter().map(Vec::len).sum()
     }
 
     pub(crate) fn detector(&self) -> &dyn InjectionDetector {

@@ -6,7 +6,6 @@ use std::borrow::Cow;
 
 use super::actions::{Ctl, Disruptive, EngineMode, IdRange, SetOp};
 use super::collections::Collections;
-use super::compile::Step;
 use super::request::{fill, RequestHead};
 use super::rule::Rule;
 use super::variables::{Target, Var};
@@ -281,14 +280,10 @@ impl<'w> Transaction<'w> {
             return self.interruption.as_ref();
         }
         let waf = self.waf;
-        let steps = &waf.compiled.phases[usize::from(phase) - 1];
+        let slots = &waf.compiled.phases[usize::from(phase) - 1];
         let mut i = 0;
-        while i < steps.len() {
-            let Step::Rule(index) = steps[i] else {
-                i += 1;
-                continue;
-            };
-            let rule = &waf.compiled.rules[index];
+        while let Some(slot) = slots.get(i) {
+            let rule = &waf.compiled.rules[slot.rule];
             i += 1;
             if self.removals.rule(rule) || !self.chain(rule) {
                 continue;
@@ -296,12 +291,7 @@ impl<'w> Transaction<'w> {
             if self.interruption.is_some() || self.mode == EngineMode::Off {
                 break;
             }
-            if let Some(marker) = &rule.skip_after {
-                i = steps[i..]
-                    .iter()
-                    .position(|s| matches!(s, Step::Marker(m) if m == marker))
-                    .map_or(steps.len(), |p| i + p + 1);
-            }
+            i = slot.next;
         }
         self.interruption.as_ref()
     }
@@ -478,6 +468,9 @@ impl<'w> Transaction<'w> {
             }
         };
         if !rule.multi_match {
+            if rule.transformations.is_empty() {
+                return run(value);
+            }
             return run(&apply_all(&rule.transformations, value));
         }
         let mut current = Cow::Borrowed(value);

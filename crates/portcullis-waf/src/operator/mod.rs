@@ -178,6 +178,8 @@ impl Operator {
             captures: vec![m.to_vec()],
         };
         match self {
+            // A forward-only scan first: most values do not match, and `captures` allocates.
+            Self::Rx(re) if !re.is_match(value) => None,
             Self::Rx(re) if captures => re.captures(value).map(|c| Match {
                 captures: c
                     .iter()

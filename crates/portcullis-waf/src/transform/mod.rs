@@ -107,14 +107,21 @@ impl Transformation {
     }
 }
 
-/// Applies `list` in order.
+/// Applies `list` in order. A transformation that changes nothing costs no copy (`Borrowed`
+/// always means "unchanged").
 pub fn apply_all<'a>(list: &[Transformation], input: &'a [u8]) -> Cow<'a, [u8]> {
     let mut value = Cow::Borrowed(input);
     for t in list {
-        value = match value {
-            Cow::Borrowed(b) => t.apply(b),
-            Cow::Owned(v) => Cow::Owned(t.apply(&v).into_owned()),
+        let next = match &value {
+            Cow::Borrowed(b) => Some(t.apply(b)),
+            Cow::Owned(v) => match t.apply(v) {
+                Cow::Owned(n) => Some(Cow::Owned(n)),
+                Cow::Borrowed(_) => None,
+            },
         };
+        if let Some(n) = next {
+            value = n;
+        }
     }
     value
 }
