@@ -2,6 +2,7 @@
 //! `crs_transactions` example (instruction counts).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use portcullis_waf::engine::{RequestHead, Waf};
 
@@ -12,11 +13,11 @@ pub fn crs_dir() -> PathBuf {
     )
 }
 
-pub fn waf(level: u8) -> Waf {
+pub fn waf(level: u8) -> Arc<Waf> {
     let dir = crs_dir();
     let setup = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join(format!("../../bench/waf/engine-pl{level}.conf"));
-    Waf::load(&[
+    let waf = Waf::load(&[
         setup,
         dir.join("crs-setup.conf.example"),
         dir.join("rules/*.conf"),
@@ -26,7 +27,8 @@ pub fn waf(level: u8) -> Waf {
             "CRS at {} does not load (set PORTCULLIS_CRS): {e}",
             dir.display()
         )
-    })
+    });
+    Arc::new(waf)
 }
 
 pub fn headers(extra: &[(&str, &str)]) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -75,7 +77,7 @@ pub fn json_body() -> Vec<u8> {
 }
 
 /// One transaction, every phase; the number of rules that logged a match.
-pub fn transaction(waf: &Waf, head: &RequestHead, body: &[u8]) -> usize {
+pub fn transaction(waf: &Arc<Waf>, head: &RequestHead, body: &[u8]) -> usize {
     let mut tx = waf.transaction(head);
     tx.request_headers();
     tx.request_body(body);

@@ -5,11 +5,14 @@
 //! is an error at load time (`file:line: message`), never a silently skipped protection.
 //! [`engine::Waf`] compiles them once; each request runs through an [`engine::Transaction`]:
 //! phases 1-5, body processors ([`body`]), transformations ([`transform`]) and operators
-//! ([`operator`]). [`ftw`] runs CRS's go-ftw regression tests in-process.
+//! ([`operator`]). [`ruleset`] loads the built-in baseline rules or a CRS directory behind a
+//! prelude written from the gateway's config; [`ftw`] runs CRS's go-ftw regression tests
+//! in-process.
 
 pub mod body;
 pub mod engine;
 pub mod ftw;
 pub mod operator;
+pub mod ruleset;
 pub mod seclang;
 pub mod transform;

@@ -85,12 +85,14 @@ fn crs_regression_tests_pass() {
         eprintln!("skipped: OWASP CRS not found (set PORTCULLIS_CRS or place it in ../shared/crs)");
         return;
     };
-    let waf = Waf::load(&[
-        dir.join("test-setup.conf"),
-        dir.join("crs-setup.conf.example"),
-        dir.join("rules/*.conf"),
-    ])
-    .unwrap_or_else(|e| panic!("CRS does not compile:\n{e}"));
+    let waf = std::sync::Arc::new(
+        Waf::load(&[
+            dir.join("test-setup.conf"),
+            dir.join("crs-setup.conf.example"),
+            dir.join("rules/*.conf"),
+        ])
+        .unwrap_or_else(|e| panic!("CRS does not compile:\n{e}")),
+    );
     let report = portcullis_waf::ftw::run(&waf, &dir.join("tests")).unwrap();
     for f in report.failures() {
         eprintln!("FAIL {}: {}", f.name, f.failure.as_deref().unwrap_or(""));

@@ -59,8 +59,9 @@ pub fn run(command: WafCommand) -> anyhow::Result<()> {
         } => {
             let mut files = setup;
             files.push(rules.join("*.conf"));
-            let waf =
-                portcullis_waf::engine::Waf::load(&files).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let waf = std::sync::Arc::new(
+                portcullis_waf::engine::Waf::load(&files).map_err(|e| anyhow::anyhow!("{e}"))?,
+            );
             let report =
                 portcullis_waf::ftw::run(&waf, &tests).map_err(|e| anyhow::anyhow!("{e}"))?;
             for f in report.failures() {

@@ -13,6 +13,7 @@ pub mod variables;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 pub use actions::EngineMode;
 pub use request::RequestHead;
@@ -78,9 +79,9 @@ impl Waf {
     }
 
     /// Starts a transaction for a request head.
-    pub fn transaction(&self, head: &RequestHead) -> Transaction<'_> {
+    pub fn transaction(self: &Arc<Self>, head: &RequestHead) -> Transaction {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
         let id = format!("{:016x}{:08}", self.id_seed, n % 100_000_000);
-        Transaction::new(self, head, id)
+        Transaction::new(self.clone(), head, id)
     }
 }

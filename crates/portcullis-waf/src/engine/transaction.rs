@@ -3,6 +3,7 @@
 //! chain matched (the order ModSecurity 3 and Coraza use).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use super::actions::{Ctl, Disruptive, EngineMode, IdRange, SetOp};
 use super::collections::Collections;
@@ -92,8 +93,8 @@ struct Hit {
 }
 
 /// A transaction: create it with the request head, then call the phase methods in order.
-pub struct Transaction<'w> {
-    waf: &'w Waf,
+pub struct Transaction {
+    waf: Arc<Waf>,
     c: Collections,
     mode: EngineMode,
     removals: Removals,
@@ -105,20 +106,22 @@ pub struct Transaction<'w> {
     interruption: Option<Interruption>,
 }
 
-impl<'w> Transaction<'w> {
-    pub(super) fn new(waf: &'w Waf, head: &RequestHead, unique_id: String) -> Self {
+impl Transaction {
+    pub(super) fn new(waf: Arc<Waf>, head: &RequestHead, unique_id: String) -> Self {
         let mut c = Collections::default();
         fill(&mut c, head, waf.settings().argument_separator);
         c.set(Var::UniqueId, unique_id.into_bytes());
         let content_type = head.header("content-type").unwrap_or(b"").to_vec();
+        let mode = waf.settings().mode;
+        let body_access = waf.settings().request_body_access;
         Self {
             waf,
             c,
-            mode: waf.settings().mode,
+            mode,
             removals: Removals::default(),
             processor: Processor::for_content_type(&content_type),
             force_body_variable: false,
-            body_access: waf.settings().request_body_access,
+            body_access,
             content_type,
             logged: Vec::new(),
             interruption: None,
@@ -139,7 +142,8 @@ impl<'w> Transaction<'w> {
     }
 
     fn process_body(&mut self, body: &[u8]) {
-        let settings = self.waf.settings();
+        let waf = self.waf.clone();
+        let settings = waf.settings();
         self.c
             .set(Var::RequestBodyLength, body.len().to_string().into_bytes());
         if !self.body_access {
@@ -279,7 +283,7 @@ impl<'w> Transaction<'w> {
         if self.interruption.is_some() || self.mode == EngineMode::Off {
             return self.interruption.as_ref();
         }
-        let waf = self.waf;
+        let waf = self.waf.clone();
         let slots = &waf.compiled.phases[usize::from(phase) - 1];
         let mut i = 0;
         while let Some(slot) = slots.get(i) {
@@ -355,6 +359,27 @@ impl<'w> Transaction<'w> {
         true
     }
 
+    /// Applies a `ctl` action from outside the rules (the gateway's per-route exclusions:
+    /// `ruleRemoveById`, `ruleRemoveTargetById`, ...), before phase 1.
+    pub fn control(&mut self, ctl: &Ctl) {
+        match ctl {
+            Ctl::RuleEngine(m) => self.mode = *m,
+            Ctl::RemoveById(r) => self.removals.ids.push(*r),
+            Ctl::RemoveByTag(t) => self.removals.tags.push(t.clone()),
+            Ctl::RemoveTargetById(r, t) => self.removals.targets_by_id.push((*r, t.clone())),
+            Ctl::RemoveTargetByTag(tag, t) => {
+                self.removals.targets_by_tag.push((tag.clone(), t.clone()));
+            }
+            Ctl::BodyProcessor(p) => {
+                self.processor = Some(*p);
+                self.c.set(Var::ReqbodyProcessor, p.name());
+            }
+            Ctl::ForceBodyVariable(on) => self.force_body_variable = *on,
+            Ctl::BodyAccess(on) => self.body_access = *on,
+            Ctl::AuditEngine => {}
+        }
+    }
+
     fn actions(&mut self, rule: &Rule) {
         for s in &rule.setvars {
             let key = s.name.expand(&self.c).to_ascii_lowercase();
@@ -379,22 +404,7 @@ impl<'w> Transaction<'w> {
             }
         }
         for ctl in &rule.controls {
-            match ctl {
-                Ctl::RuleEngine(m) => self.mode = *m,
-                Ctl::RemoveById(r) => self.removals.ids.push(*r),
-                Ctl::RemoveByTag(t) => self.removals.tags.push(t.clone()),
-                Ctl::RemoveTargetById(r, t) => self.removals.targets_by_id.push((*r, t.clone())),
-                Ctl::RemoveTargetByTag(tag, t) => {
-                    self.removals.targets_by_tag.push((tag.clone(), t.clone()));
-                }
-                Ctl::BodyProcessor(p) => {
-                    self.processor = Some(*p);
-                    self.c.set(Var::ReqbodyProcessor, p.name());
-                }
-                Ctl::ForceBodyVariable(on) => self.force_body_variable = *on,
-                Ctl::BodyAccess(on) => self.body_access = *on,
-                Ctl::AuditEngine => {}
-            }
+            self.control(ctl);
         }
     }
 

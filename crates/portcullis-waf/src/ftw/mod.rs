@@ -8,6 +8,7 @@ mod model;
 pub mod wire;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use regex::Regex;
 
@@ -78,7 +79,7 @@ pub fn test_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
 }
 
 /// Runs every test file under `dir` against `waf`.
-pub fn run(waf: &Waf, dir: &Path) -> Result<Report, String> {
+pub fn run(waf: &Arc<Waf>, dir: &Path) -> Result<Report, String> {
     let mut report = Report::default();
     for path in test_files(dir)? {
         let text =
@@ -112,7 +113,7 @@ struct Exchange {
     broken: bool,
 }
 
-fn exchange(waf: &Waf, stage: &Stage) -> Result<Exchange, String> {
+fn exchange(waf: &Arc<Waf>, stage: &Stage) -> Result<Exchange, String> {
     let raw = wire::build(&stage.input)?;
     let received = match wire::receive(&raw) {
         Ok(r) => r,
@@ -158,7 +159,7 @@ fn exchange(waf: &Waf, stage: &Stage) -> Result<Exchange, String> {
     })
 }
 
-fn judge(waf: &Waf, stage: &Stage) -> Result<(), String> {
+fn judge(waf: &Arc<Waf>, stage: &Stage) -> Result<(), String> {
     let out = exchange(waf, stage)?;
     let expect = &stage.output;
     if expect.expect_error == Some(true) && !out.broken {

@@ -1,0 +1,182 @@
+//! Engine semantics, one small rule set each: chains and MATCHED_VARS, skipAfter, setvar
+//! arithmetic and macros, counts, exclusions (`!`, SecRuleUpdateTargetById, ctl), removals,
+//! captures, multiMatch, default actions and `block`, and the engine modes.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use portcullis_waf::engine::{RequestHead, Transaction, Waf};
+use portcullis_waf::seclang;
+
+fn waf(rules: &str) -> Arc<Waf> {
+    let set = seclang::parse_str(rules, Path::new("test.conf")).unwrap();
+    Arc::new(Waf::compile(&set).unwrap())
+}
+
+fn run(waf: &Arc<Waf>, target: &str, headers: &[(&str, &str)], body: &str) -> Transaction {
+    let head = RequestHead {
+        method: if body.is_empty() { "GET" } else { "POST" }.into(),
+        target: target.as_bytes().to_vec(),
+        protocol: "HTTP/1.1".into(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+            .collect(),
+        remote_addr: "127.0.0.1".into(),
+    };
+    let mut tx = waf.transaction(&head);
+    if tx.request_headers().is_none() && tx.request_body(body.as_bytes()).is_none() {
+        tx.response_headers(200, &[]);
+        tx.response_body(b"");
+    }
+    tx.logging();
+    tx
+}
+
+fn ids(tx: &Transaction) -> Vec<u64> {
+    tx.logged().iter().map(|l| l.id).collect()
+}
+
+#[test]
+fn chains_see_the_previous_matches() {
+    let w = waf(r#"
+SecRule ARGS "@rx ^a" "id:1,phase:1,chain,log,pass"
+  SecRule MATCHED_VARS "@rx b$" "setvar:tx.hit=%{MATCHED_VAR_NAME}"
+SecRule TX:hit "@endsWith ARGS:x" "id:2,phase:1,log,pass"
+"#);
+    assert_eq!(ids(&run(&w, "/?x=ab&y=c", &[], "")), [1, 2]);
+    assert_eq!(ids(&run(&w, "/?x=ac&y=b", &[], "")), Vec::<u64>::new());
+}
+
+#[test]
+fn skip_after_jumps_to_its_marker() {
+    let w = waf(r#"
+SecRule ARGS:skip "@eq 1" "id:1,phase:1,nolog,pass,skipAfter:END"
+SecAction "id:2,phase:1,log,pass"
+SecMarker END
+SecAction "id:3,phase:1,log,pass"
+"#);
+    assert_eq!(ids(&run(&w, "/?skip=1", &[], "")), [3]);
+    assert_eq!(ids(&run(&w, "/?skip=0", &[], "")), [2, 3]);
+}
+
+#[test]
+fn setvar_arithmetic_macros_and_counts() {
+    let w = waf(r#"
+SecAction "id:1,phase:1,nolog,pass,setvar:tx.score=2,setvar:tx.add=3"
+SecRule ARGS "@rx ." "id:2,phase:1,nolog,pass,setvar:'tx.score=+%{tx.add}'"
+SecRule &ARGS "@eq 2" "id:3,phase:1,nolog,pass,setvar:tx.score=-1"
+SecRule TX:score "@eq 7" "id:4,phase:1,log,pass"
+SecRule &TX:missing "@eq 0" "id:5,phase:1,log,pass"
+"#);
+    // 2 + 3 per matched argument (two) - 1.
+    assert_eq!(ids(&run(&w, "/?a=1&b=2", &[], "")), [4, 5]);
+}
+
+#[test]
+fn exclusions_updates_removals_and_ctl() {
+    let w = waf(r#"
+SecRule ARGS|!ARGS:safe "@contains evil" "id:1,phase:2,log,pass"
+SecRule ARGS "@contains evil" "id:2,phase:2,log,pass"
+SecRuleUpdateTargetById 2 "!ARGS:/^ok_/"
+SecRule ARGS "@contains evil" "id:3,phase:2,log,pass"
+SecRuleRemoveById 3
+SecRule REQUEST_HEADERS:X-Trusted "@streq yes" "id:4,phase:1,nolog,pass,ctl:ruleRemoveTargetById=5;ARGS:comment"
+SecRule ARGS "@contains evil" "id:5,phase:2,log,pass"
+"#);
+    assert_eq!(ids(&run(&w, "/?safe=evil", &[], "")), [2, 5]);
+    assert_eq!(ids(&run(&w, "/?ok_1=evil", &[], "")), [1, 5]);
+    assert_eq!(
+        ids(&run(&w, "/?comment=evil", &[("X-Trusted", "yes")], "")),
+        [1, 2]
+    );
+}
+
+#[test]
+fn captures_multimatch_and_transformations() {
+    let w = waf(r#"
+SecRule ARGS:q "@rx (\d+)-(\d+)" "id:1,phase:1,capture,nolog,pass,setvar:tx.range=%{TX.2}..%{TX.1}"
+SecRule TX:range "@streq 9..3" "id:2,phase:1,log,pass"
+SecRule ARGS:p "@streq <A>" "id:3,phase:1,log,pass,t:urlDecodeUni,t:lowercase,multiMatch"
+SecRule ARGS:p "@streq <a>" "id:4,phase:1,log,pass,t:urlDecodeUni,t:lowercase"
+"#);
+    assert_eq!(ids(&run(&w, "/?q=3-9&p=%253CA%253E", &[], "")), [2, 3, 4]);
+}
+
+#[test]
+fn default_actions_block_and_modes() {
+    let rules = r#"
+SecDefaultAction "phase:2,log,deny,status:418,t:lowercase"
+SecRule ARGS "@streq bad" "id:1,phase:2,block"
+"#;
+    let on = waf(&format!("SecRuleEngine On\n{rules}"));
+    let tx = run(&on, "/?x=BAD", &[], "");
+    assert_eq!(
+        tx.interruption().map(|i| (i.status, i.rule_id)),
+        Some((418, 1))
+    );
+    let detect = waf(&format!("SecRuleEngine DetectionOnly\n{rules}"));
+    let tx = run(&detect, "/?x=BAD", &[], "");
+    assert!(tx.interruption().is_none());
+    assert_eq!(ids(&tx), [1]);
+    let off = waf(&format!("SecRuleEngine Off\n{rules}"));
+    assert!(ids(&run(&off, "/?x=BAD", &[], "")).is_empty());
+}
+
+#[test]
+fn body_processors_feed_args() {
+    let w = waf(r#"
+SecRule REQUEST_HEADERS:Content-Type "^application/json" "id:1,phase:1,nolog,pass,ctl:requestBodyProcessor=JSON"
+SecRule ARGS:json.user.name "@streq ann" "id:2,phase:2,log,pass"
+SecRule ARGS:json.tags.array_1 "@streq b" "id:3,phase:2,log,pass"
+SecRule ARGS_POST:field "@streq v" "id:4,phase:2,log,pass"
+SecRule FILES "@endsWith .php" "id:5,phase:2,log,pass"
+SecRule XML:/* "@contains hello" "id:6,phase:2,log,pass"
+"#);
+    let json = [("Content-Type", "application/json")];
+    assert_eq!(
+        ids(&run(
+            &w,
+            "/",
+            &json,
+            r#"{"user":{"name":"ann"},"tags":["a","b"]}"#
+        )),
+        [2, 3]
+    );
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    assert_eq!(ids(&run(&w, "/", &form, "field=v")), [4]);
+    let multipart = [("Content-Type", "multipart/form-data; boundary=b")];
+    let body = "--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"x.php\"\r\n\r\n<?php\r\n--b--\r\n";
+    assert_eq!(ids(&run(&w, "/", &multipart, body)), [5]);
+    let w = waf(r#"
+SecRule REQUEST_HEADERS:Content-Type "^text/xml" "id:1,phase:1,nolog,pass,ctl:requestBodyProcessor=XML"
+SecRule XML:/* "@contains hello" "id:6,phase:2,log,pass"
+"#);
+    assert_eq!(
+        ids(&run(
+            &w,
+            "/",
+            &[("Content-Type", "text/xml")],
+            "<a><b>hello</b></a>"
+        )),
+        [6]
+    );
+}
+
+#[test]
+fn load_errors_name_file_and_line() {
+    let set = seclang::parse_str(
+        "SecRule ARGS \"@rx a\" \"id:1,phase:2,setvar:ip.x=1\"\nSecRule ARGS \"@rx a\" \"id:2,msg:'%{nope.x}'\"\n",
+        Path::new("bad.conf"),
+    )
+    .unwrap();
+    let errors = Waf::compile(&set).unwrap_err().to_string();
+    assert!(
+        errors.contains("bad.conf:1: setvar:ip.x=1: only the TX collection"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("bad.conf:2: macro %{nope.x} names an unknown variable"),
+        "{errors}"
+    );
+}
