@@ -37,6 +37,9 @@ fn request(
     tx
 }
 
+/// Headers of a test request.
+type Headers<'a> = &'a [(&'a str, &'a str)];
+
 fn ids(tx: &Transaction) -> Vec<u64> {
     tx.logged().iter().map(|l| l.id).collect()
 }
@@ -46,7 +49,7 @@ fn attacks_are_refused_by_the_rule_of_their_family() {
     let waf = waf(&Profile::default());
     let json = [("Content-Type", "application/json")];
     let form = [("Content-Type", "application/x-www-form-urlencoded")];
-    let cases: &[(&str, &[(&str, &str)], &str, u64)] = &[
+    let cases: &[(&str, Headers, &str, u64)] = &[
         ("/items?id=1%27%20OR%20%271%27%3D%271", &[], "", 7000300),
         (
             "/items?q=1%20UNION%20SELECT%20password%20FROM%20users",
@@ -97,7 +100,7 @@ fn attacks_are_refused_by_the_rule_of_their_family() {
 fn clean_api_traffic_passes() {
     let waf = waf(&Profile::default());
     let json = [("Content-Type", "application/json")];
-    let cases: &[(&str, &str, &[(&str, &str)], &str)] = &[
+    let cases: &[(&str, &str, Headers, &str)] = &[
         (
             "GET",
             "/api/v1/orders?status=shipped&page=2&sort=-created_at&q=blue+shoes",
