@@ -74,7 +74,8 @@ impl<'a> JsonLine<'a> {
         self.buf.push(b'"');
     }
 
-    fn raw(&mut self, key: &str, value: &str) {
+    /// A field whose value is already JSON text.
+    pub fn raw(&mut self, key: &str, value: &str) {
         self.key(key);
         self.buf.extend_from_slice(value.as_bytes());
     }

@@ -43,5 +43,6 @@ pub mod services;
 pub mod state;
 pub mod tls;
 pub mod upstream;
+pub mod waf;
 
 pub use gateway::{Gateway, StartError};

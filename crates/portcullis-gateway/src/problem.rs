@@ -71,11 +71,13 @@ pub enum Refusal {
     InvalidResponse,
     /// The upstream answered with a status the spec does not document; its body was replaced.
     UndocumentedResponse,
+    /// The web application firewall refused the request (or the response).
+    WafBlocked,
 }
 
 impl Refusal {
     /// Every refusal, for docs and tests.
-    pub const ALL: [Refusal; 27] = [
+    pub const ALL: [Refusal; 28] = [
         Self::NotFound,
         Self::MethodNotAllowed,
         Self::BadRequest,
@@ -103,6 +105,7 @@ impl Refusal {
         Self::Sunset,
         Self::InvalidResponse,
         Self::UndocumentedResponse,
+        Self::WafBlocked,
     ];
 
     /// HTTP status of this refusal.
@@ -130,6 +133,7 @@ impl Refusal {
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Sunset => StatusCode::GONE,
             Self::InvalidResponse | Self::UndocumentedResponse => StatusCode::BAD_GATEWAY,
+            Self::WafBlocked => StatusCode::FORBIDDEN,
         }
     }
 
@@ -163,6 +167,7 @@ impl Refusal {
             Self::Sunset => "sunset",
             Self::InvalidResponse => "invalid-response",
             Self::UndocumentedResponse => "undocumented-response",
+            Self::WafBlocked => "waf-blocked",
         }
     }
 
@@ -196,6 +201,7 @@ impl Refusal {
             Self::Sunset => "This operation has been retired",
             Self::InvalidResponse => "Upstream response refused",
             Self::UndocumentedResponse => "Upstream response not documented",
+            Self::WafBlocked => "Blocked by the web application firewall",
         }
     }
 

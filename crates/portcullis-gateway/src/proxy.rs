@@ -138,7 +138,7 @@ async fn serve(
     };
     forwarding::strip_hop_by_hop(&mut parts.headers);
     let response_headers;
-    let guards;
+    let mut guards;
     let mut read_body = None;
     {
         let mut exchange = Exchange::new(
@@ -299,12 +299,14 @@ async fn serve(
     let mut response = Response::from_parts(rparts, ProxyBody::upstream(rbody, checkin));
     {
         parts.headers.clear();
-        let exchange = Exchange::new(
+        let mut exchange = Exchange::new(
             &mut parts,
             client_ip,
             request_id.as_str(),
             conn.client_cert.get(),
         );
+        // What request stages kept (a WAF transaction) is theirs again on the response.
+        exchange.guards = std::mem::take(&mut guards);
         for stage in &route.stages {
             stage.on_response(&exchange, &mut response);
         }
@@ -339,6 +341,7 @@ async fn serve(
                 response = Response::from_parts(head, ProxyBody::full(bytes));
             }
         }
+        guards = std::mem::take(&mut exchange.guards);
     }
     for (name, value) in response_headers {
         response.headers_mut().append(name, value);

@@ -177,6 +177,7 @@ impl Runtime {
         let mut api_names = Vec::new();
         let mut auths = BTreeMap::new();
         let mut inventory = Vec::new();
+        let mut waf_cache = crate::waf::WafCache::default();
         for (ai, api) in cfg.apis.iter().enumerate() {
             let at = format!("apis.{ai}");
             if api.name.is_empty() || api_names.contains(&api.name.as_str()) {
@@ -250,6 +251,15 @@ impl Runtime {
             };
             let pii = match &api.pii {
                 Some(p) => pii_masker(p, &at).map_err(|e| errors.push(e)).ok(),
+                None => None,
+            };
+            let waf = match &api.waf {
+                Some(w) => {
+                    crate::waf::compile(w, &format!("{at}.waf"), &loaded.base_dir, &mut waf_cache)
+                        .map(Arc::new)
+                        .map_err(|e| errors.extend(e))
+                        .ok()
+                }
                 None => None,
             };
             let max_response_bytes = api
@@ -351,6 +361,7 @@ impl Runtime {
                     services,
                     contract,
                     pii: pii.as_ref(),
+                    waf: waf.as_ref(),
                 };
                 let stages = match build_stages(api, rc, &ctx) {
                     Ok(s) => s,
@@ -386,6 +397,16 @@ impl Runtime {
                     }
                 }
                 summary.routes += 1;
+            }
+            if let Some(w) = &waf {
+                for (i, r) in w.named_routes() {
+                    if !route_names.iter().any(|n| n == r) {
+                        errors.push(Finding::error(
+                            format!("{at}.waf.exclusions.{i}.routes"),
+                            format!("no route named {r:?} in API {:?}", api.name),
+                        ));
+                    }
+                }
             }
         }
 

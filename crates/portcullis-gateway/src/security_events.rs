@@ -32,6 +32,11 @@ pub enum EventKind {
     ResponseFiltered,
     /// Personal data or secrets were masked in a response.
     DataMasked,
+    /// The WAF refused a request or response.
+    WafBlocked,
+    /// The WAF (in detect mode) found what it would have refused, or rules matched below the
+    /// threshold.
+    WafDetected,
 }
 
 impl EventKind {
@@ -46,6 +51,8 @@ impl EventKind {
             Self::RequestInvalid => "request_invalid",
             Self::ResponseFiltered => "response_filtered",
             Self::DataMasked => "data_masked",
+            Self::WafBlocked => "waf_blocked",
+            Self::WafDetected => "waf_detected",
         }
     }
 }
@@ -71,6 +78,9 @@ pub struct SecurityEvent<'a> {
     /// More about what happened (pointers that failed validation, counts of masked values).
     /// Built from the gateway's own words and sanitised input names, never from values.
     pub detail: Option<&'a str>,
+    /// What the WAF matched (`{"rules":[{"ruleId":942100,"msg":...}]}`): rule ids, messages
+    /// and variable names, never the matched values.
+    pub waf: Option<&'a serde_json::Value>,
 }
 
 /// Where security events go, and their counters.
@@ -110,6 +120,9 @@ impl SecurityEvents {
             line.opt_str("provider", event.provider);
             line.opt_str("principal", event.principal);
             line.opt_str("detail", event.detail);
+            if let Some(waf) = event.waf {
+                line.raw("waf", &waf.to_string());
+            }
             line.finish();
         });
     }
@@ -143,6 +156,18 @@ impl RouteEvents {
         reason: &'static str,
         detail: Option<&str>,
     ) {
+        self.emit_with(ex, kind, reason, detail, None);
+    }
+
+    /// Emits an event about the exchange `ex`, with what the WAF matched.
+    pub fn emit_with(
+        &self,
+        ex: &crate::pipeline::Exchange<'_>,
+        kind: EventKind,
+        reason: &'static str,
+        detail: Option<&str>,
+        waf: Option<&serde_json::Value>,
+    ) {
         self.events.emit(&SecurityEvent {
             kind,
             reason,
@@ -153,6 +178,7 @@ impl RouteEvents {
             provider: ex.principal.as_ref().map(|p| &*p.provider),
             principal: ex.principal.as_ref().map(|p| p.id.as_str()),
             detail,
+            waf,
         });
     }
 }

@@ -502,3 +502,28 @@ fn rate_limit_and_quota_mistakes_are_located_errors() {
         "needs state.redis",
     );
 }
+
+#[test]
+fn waf_mistakes_are_located_errors() {
+    let waf = |block: &str| format!("{BASE}    waf:\n{block}");
+    assert_error(
+        &waf("      paranoia: 5\n"),
+        14,
+        "paranoia is a level from 1 to 4",
+    );
+    assert_error(
+        &waf("      ruleset: no/such/dir\n"),
+        14,
+        "is not a CRS directory",
+    );
+    assert_error(&waf("      mode: loud\n"), 14, "loud");
+    let exclusions =
+        "      exclusions:\n        - rule_ids: [\"942100\"]\n          routes: [nope]\n";
+    assert_error(&waf(exclusions), 16, "no route named \"nope\"");
+    let bad_target =
+        "      exclusions:\n        - rule_ids: [\"942100\"]\n          targets: [\"NOPE:x\"]\n";
+    assert_error(&waf(bad_target), 15, "unsupported variable");
+    let nothing = "      exclusions:\n        - targets: [\"ARGS:x\"]\n";
+    assert_error(&waf(nothing), 15, "names rule_ids or tags");
+    assert!(errors(&waf("      paranoia: 2\n")).is_empty());
+}

@@ -12,7 +12,7 @@ use crate::seclang::{self, LoadErrors};
 pub const BASELINE: &str = include_str!("../rules/baseline.conf");
 
 /// Where the rules come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Source {
     /// The built-in baseline ruleset.
     Baseline,

@@ -12,6 +12,7 @@ pub mod rate_limit_model;
 pub mod secret;
 pub mod units;
 pub mod validate;
+pub mod waf_model;
 
 pub use load::{load_file, load_str, ConfigError, Diagnostic, Finding, LoadedConfig, Severity};
 pub use model::Config;

@@ -465,6 +465,10 @@ pub struct ApiConfig {
     /// Mask personal data and secrets in JSON responses.
     #[serde(default)]
     pub pii: Option<PiiConfig>,
+    /// Run a web application firewall (the built-in rules or OWASP CRS) on requests and
+    /// responses.
+    #[serde(default)]
+    pub waf: Option<super::waf_model::WafConfig>,
 }
 
 fn any_host() -> Vec<String> {

@@ -122,6 +122,7 @@ impl Authenticate {
             provider,
             principal,
             detail: None,
+            waf: None,
         });
     }
 

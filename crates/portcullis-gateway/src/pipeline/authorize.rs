@@ -180,6 +180,7 @@ impl Stage for Authorize {
                     provider: Some(&principal.provider),
                     principal: Some(&principal.id),
                     detail: None,
+                    waf: None,
                 });
                 Step::Done(Flow::Respond(answer))
             }

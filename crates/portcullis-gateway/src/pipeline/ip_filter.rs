@@ -105,6 +105,7 @@ impl Stage for IpFilter {
             provider: None,
             principal: None,
             detail: None,
+            waf: None,
         });
         Step::Done(Refusal::IpDenied.into())
     }

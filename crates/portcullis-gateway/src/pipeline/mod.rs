@@ -22,6 +22,7 @@ pub mod rate_limit;
 pub mod request_validation;
 pub mod response_validation;
 pub mod security_headers;
+pub mod waf;
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -202,6 +203,8 @@ pub struct StageContext<'a> {
     pub contract: Option<&'a crate::contract::Contract>,
     /// The API's PII masker (APIs with `pii`).
     pub pii: Option<&'a Arc<portcullis_openapi::pii::Masker>>,
+    /// The API's WAF (APIs with `waf`).
+    pub waf: Option<&'a Arc<crate::waf::ApiWaf>>,
 }
 
 /// Adds the rate-limit and quota stages (built together, as one step of the order).
@@ -220,8 +223,8 @@ fn push_rate_limit(
 pub type StageErrors = Vec<(String, String)>;
 
 /// Builds a route's stages in pipeline order: concurrency, deprecation, ip filter, authenticate,
-/// rate limit, authorize, request validation; then the response stages: response validation,
-/// PII masking, error masking. Errors (e.g. a condition that does not compile) are returned as messages
+/// rate limit, authorize, request validation, WAF; then the response stages: WAF (outbound),
+/// response validation, PII masking, error masking. Errors (e.g. a condition that does not compile) are returned as messages
 /// with the config key they concern, relative to the route.
 pub fn build_stages(
     api: &ApiConfig,
@@ -282,6 +285,11 @@ pub fn build_stages(
             c.operation.clone(),
             ctx,
         )));
+    }
+    if let Some(w) = ctx.waf {
+        stages.push(Box::new(waf::WafStage::new(w.clone(), ctx)));
+    }
+    if let Some(c) = ctx.contract {
         stages.push(Box::new(response_validation::ResponseValidation::new(
             c.operation.clone(),
             c.responses,
@@ -333,6 +341,7 @@ mod tests {
             services: &services,
             contract: None,
             pii: None,
+            waf: None,
         };
         build_stages(&api, &route, &ctx)
             .unwrap()

@@ -298,6 +298,7 @@ impl RateLimit {
                 provider: None,
                 principal: ex.principal.as_ref().map(|p| p.id.as_str()),
                 detail: None,
+                waf: None,
             });
         }
     }
