@@ -152,6 +152,13 @@ fn tour(ports: &DemoArgs, t: &TourContext<'_>) -> Vec<TourStep> {
             expect: "400 invalid-request: /query/q does not match the required pattern",
         },
         TourStep {
+            title: "Script injection in a field the schema allows (free text) is stopped by the WAF",
+            command: format!(
+                "{curl} -i -X POST -H \"Authorization: Bearer $ALICE\" -H 'content-type: application/json' -d '{{\"item\":\"<img src=x onerror=alert(document.cookie)>\",\"quantity\":1}}' {gw}/orders | grep -iE '^HTTP|waf-blocked'"
+            ),
+            expect: "403 waf-blocked (the matched rules are in the waf_blocked security event, not in the answer)",
+        },
+        TourStep {
             title: "Login attempts are rate limited per IP (5 per minute): guessing gets 429",
             command: format!(
                 "for i in 1 2 3; do {curl} -o /dev/null -w '%{{http_code}} ' -X POST -H 'content-type: application/json' -d '{{\"username\":\"bob\",\"password\":\"guess\"}}' {gw}/login; done; echo; {curl} -i -X POST -H 'content-type: application/json' -d '{{\"username\":\"bob\",\"password\":\"guess\"}}' {gw}/login | grep -iE '^HTTP|retry-after|ratelimit'"

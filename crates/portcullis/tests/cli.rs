@@ -271,6 +271,7 @@ fn demo_starts_prints_its_tour_and_stops_on_sigterm() {
         "\"email\":\"a***@example.com\"",
         "\"pointer\":\"/body/price\"",
         "\"pointer\":\"/query/q\"",
+        "https://portcullis.dev/problems/waf-blocked",
     ] {
         assert!(
             out.contains(expected),
