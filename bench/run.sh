@@ -13,6 +13,9 @@
 #   bench/run.sh ratelimit       # plain vs one rate limit per request, embedded and Redis
 #   bench/run.sh openapi         # POST of a 1 KB JSON order: plain proxying vs the same route
 #                                # validated by an OpenAPI spec (request and response)
+#   bench/run.sh waf             # OWASP CRS 4 (PORTCULLIS_CRS, default ../shared/crs): CPU per
+#                                # transaction, Portcullis vs libmodsecurity 3 (same rules, same
+#                                # requests, PL1 and PL4); then plain proxying vs CRS PL1
 #
 # Pinning on a 2-core machine: the proxy under test (nginx with 1 worker, or Portcullis with 1
 # worker thread) gets CPU 0 to itself; the origin (an nginx serving a static file) and wrk share
@@ -287,6 +290,40 @@ PY
   specs=("plain|$PC_PORT|$served_pid|/plain/orders|" \
          "validated|$PC_PORT|$served_pid|/orders|")
   compare openapi | sed 's/GET 1 KB JSON/POST of a 1 KB JSON order/' | tee "$out/openapi.md"
+  exit 0
+fi
+
+if [ "${1:-}" = waf ]; then
+  crs=${PORTCULLIS_CRS:-../shared/crs}
+  [ -d "$crs/rules" ] || { echo "bench/run.sh waf: set PORTCULLIS_CRS to an OWASP CRS 4 directory" >&2; exit 1; }
+  crs=$(cd "$crs" && pwd)
+  cargo build --release --locked -q -p portcullis-waf --example crs_transactions
+  cc -O2 -o "$work/modsec_bench" bench/waf/modsec_bench.c -lmodsecurity
+  {
+    echo "CPU per clean transaction (every phase), one thread on CPU $PROXY_CPU; same CRS rules, same requests"
+    echo
+    echo "| engine | paranoia | GET with query string (µs) | 1 KB JSON POST (µs) |"
+    echo "| --- | ---: | ---: | ---: |"
+    for level in 1 4; do
+      pc=() ms=()
+      for kind in get post; do
+        pc+=("$(PORTCULLIS_CRS=$crs taskset -c "$PROXY_CPU" target/release/examples/crs_transactions "$level" "$kind" 2000 | awk '{print $2}')")
+        ms+=("$(taskset -c "$PROXY_CPU" "$work/modsec_bench" "$kind" 200 "bench/waf/engine-pl$level.conf" \
+          "$crs/crs-setup.conf.example" "$crs"/rules/*.conf | awk '{print $2}')")
+      done
+      echo "| Portcullis | $level | ${pc[0]} | ${pc[1]} |"
+      echo "| libmodsecurity $(dpkg-query -W -f='${Version}' libmodsecurity3 2>/dev/null | cut -d- -f1) | $level | ${ms[0]} | ${ms[1]} |"
+    done
+  } | tee "$out/waf-engine.md"
+  echo
+  { gateway_config "$PC_PORT" "security_events: { enabled: false }" ""
+    printf '  - name: waf\n    upstream: origin\n    public: true\n    waf: { ruleset: "%s", paranoia: 1 }\n' "$crs"
+    printf '    routes:\n      - { path: /waf/data.json, methods: [GET], strip_prefix: /waf }\n'
+  } > "$work/waf.yaml"
+  serve "$work/waf.yaml"
+  specs=("plain|$PC_PORT|$served_pid|/data.json|" \
+         "crs-pl1|$PC_PORT|$served_pid|/waf/data.json|")
+  compare waf | sed 's/GET 1 KB JSON/GET of a 1 KB JSON body (CRS also inspects the response)/' | tee "$out/waf.md"
   exit 0
 fi
 

@@ -9,7 +9,8 @@ set -euo pipefail
 # redis-server: rate-limit tests start their own on a random loopback port.
 want=(curl ca-certificates openssl redis-server)
 if [ "${1:-test}" = "bench" ]; then
-  want+=(nginx-light wrk util-linux procps valgrind python3)
+  # libmodsecurity-dev and gcc: bench/run.sh waf compares the WAF with libmodsecurity 3.
+  want+=(nginx-light wrk util-linux procps valgrind python3 libmodsecurity-dev gcc)
 fi
 
 missing=()
