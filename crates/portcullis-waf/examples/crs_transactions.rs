@@ -28,6 +28,8 @@ fn main() {
     }
     if n > 0 {
         let per = start.elapsed().as_secs_f64() / n as f64 * 1e6;
-        println!("{kind} {per:.1} us/transaction (PL{level}, {n} transactions, {logged} rules logged)");
+        println!(
+            "{kind} {per:.1} us/transaction (PL{level}, {n} transactions, {logged} rules logged)"
+        );
     }
 }

@@ -4,11 +4,39 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::ops::Deref;
 
 use super::variables::{Key, Target, Var};
+use crate::operator::byte_class::class_of;
 
 /// Name/value pairs in arrival order (argument names need not be UTF-8).
 pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Pairs with the [byte class](crate::operator::byte_class) of each name and value, computed
+/// once when the collection is filled (every rule asks for them).
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    items: Pairs,
+    classes: Vec<(u8, u8)>,
+}
+
+impl From<Pairs> for Table {
+    fn from(items: Pairs) -> Self {
+        let classes = items
+            .iter()
+            .map(|(k, v)| (class_of(k), class_of(v)))
+            .collect();
+        Self { items, classes }
+    }
+}
+
+impl Deref for Table {
+    type Target = Pairs;
+
+    fn deref(&self) -> &Pairs {
+        &self.items
+    }
+}
 
 /// The parsed XML body.
 #[derive(Debug, Clone, Default)]
@@ -23,21 +51,21 @@ pub struct XmlBody {
 #[derive(Debug, Clone, Default)]
 pub struct Collections {
     /// Query arguments.
-    pub args_get: Pairs,
+    pub args_get: Table,
     /// Body arguments.
-    pub args_post: Pairs,
+    pub args_post: Table,
     /// Request headers (names as sent).
-    pub request_headers: Pairs,
+    pub request_headers: Table,
     /// Cookies.
-    pub cookies: Pairs,
+    pub cookies: Table,
     /// Uploaded files: form field name to file name.
-    pub files: Pairs,
+    pub files: Table,
     /// Uploaded file sizes by form field.
-    pub files_sizes: Pairs,
+    pub files_sizes: Table,
     /// Multipart part headers: part name to `Name: value` line.
-    pub multipart_part_headers: Pairs,
+    pub multipart_part_headers: Table,
     /// Response headers.
-    pub response_headers: Pairs,
+    pub response_headers: Table,
     /// Scalars, indexed by variable.
     pub scalars: BTreeMap<ScalarVar, Vec<u8>>,
     /// The parsed XML body.
@@ -54,6 +82,9 @@ pub struct Collections {
 
 /// What [`Collections::each`] calls with each value: its key (for collections) and value.
 pub type Visit<'a> = dyn FnMut(Option<&[u8]>, &[u8]) + 'a;
+
+/// Whether a value (of this variable, with this key) is left out.
+pub type Excluded<'a> = dyn Fn(Var, Option<&[u8]>) -> bool + 'a;
 
 /// Variables holding one value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -104,87 +135,101 @@ impl Collections {
             .map(Vec::as_slice)
     }
 
-    /// Calls `f(key, value)` for every value of `target` that `excluded` keeps. Names-only
-    /// collections (`ARGS_NAMES`) yield the name as value.
-    pub fn each(
-        &self,
-        target: &Target,
-        excluded: &dyn Fn(Var, Option<&[u8]>) -> bool,
-        f: &mut Visit<'_>,
-    ) {
+    /// Calls `f(key, value)` for every value of `target` of byte class `min_class` or above
+    /// that `excluded` keeps. Names-only collections (`ARGS_NAMES`) yield the name as value.
+    pub fn each(&self, target: &Target, min_class: u8, excluded: &Excluded<'_>, f: &mut Visit<'_>) {
         let var = target.var;
         let key = &target.key;
+        let table = |t: &Table, names: bool, f: &mut Visit<'_>| {
+            for ((k, v), (kc, vc)) in t.items.iter().zip(&t.classes) {
+                let class = if names { *kc } else { *vc };
+                if class >= min_class && key.selects(k) && !excluded(var, Some(k)) {
+                    f(Some(k), if names { k } else { v });
+                }
+            }
+        };
         let pairs = |list: &Pairs, names: bool, f: &mut Visit<'_>| {
             for (k, v) in list {
-                if key.selects(k) && !excluded(var, Some(k)) {
-                    f(Some(k), if names { k } else { v });
+                let value = if names { k } else { v };
+                if (min_class == 0 || class_of(value) >= min_class)
+                    && key.selects(k)
+                    && !excluded(var, Some(k))
+                {
+                    f(Some(k), value);
                 }
             }
         };
         match var {
             Var::Args => {
-                pairs(&self.args_get, false, f);
-                pairs(&self.args_post, false, f);
+                table(&self.args_get, false, f);
+                table(&self.args_post, false, f);
             }
-            Var::ArgsGet => pairs(&self.args_get, false, f),
-            Var::ArgsPost => pairs(&self.args_post, false, f),
+            Var::ArgsGet => table(&self.args_get, false, f),
+            Var::ArgsPost => table(&self.args_post, false, f),
             Var::ArgsNames => {
-                pairs(&self.args_get, true, f);
-                pairs(&self.args_post, true, f);
+                table(&self.args_get, true, f);
+                table(&self.args_post, true, f);
             }
-            Var::ArgsGetNames => pairs(&self.args_get, true, f),
-            Var::ArgsPostNames => pairs(&self.args_post, true, f),
-            Var::RequestHeaders => pairs(&self.request_headers, false, f),
-            Var::RequestHeadersNames => pairs(&self.request_headers, true, f),
-            Var::RequestCookies => pairs(&self.cookies, false, f),
-            Var::RequestCookiesNames => pairs(&self.cookies, true, f),
-            Var::Files => pairs(&self.files, false, f),
-            Var::FilesNames => pairs(&self.files, true, f),
-            Var::FilesSizes => pairs(&self.files_sizes, false, f),
-            Var::MultipartPartHeaders => pairs(&self.multipart_part_headers, false, f),
-            Var::ResponseHeaders => pairs(&self.response_headers, false, f),
-            Var::ResponseHeadersNames => pairs(&self.response_headers, true, f),
+            Var::ArgsGetNames => table(&self.args_get, true, f),
+            Var::ArgsPostNames => table(&self.args_post, true, f),
+            Var::RequestHeaders => table(&self.request_headers, false, f),
+            Var::RequestHeadersNames => table(&self.request_headers, true, f),
+            Var::RequestCookies => table(&self.cookies, false, f),
+            Var::RequestCookiesNames => table(&self.cookies, true, f),
+            Var::Files => table(&self.files, false, f),
+            Var::FilesNames => table(&self.files, true, f),
+            Var::FilesSizes => table(&self.files_sizes, false, f),
+            Var::MultipartPartHeaders => table(&self.multipart_part_headers, false, f),
+            Var::ResponseHeaders => table(&self.response_headers, false, f),
+            Var::ResponseHeadersNames => table(&self.response_headers, true, f),
             Var::MatchedVars => pairs(&self.matched_vars, false, f),
             Var::MatchedVarsNames => pairs(&self.matched_vars, true, f),
             Var::Tx => {
                 for (k, v) in &self.tx {
-                    if key.selects(k) && !excluded(var, Some(k)) {
+                    if (min_class == 0 || class_of(v) >= min_class)
+                        && key.selects(k)
+                        && !excluded(var, Some(k))
+                    {
                         f(Some(k), v);
                     }
                 }
             }
             Var::Xml => {
                 let Some(xml) = &self.xml else { return };
-                let Key::Name(path) = key else {
-                    f(Some(b"/*"), &xml.text);
-                    return;
+                let path: &[u8] = match key {
+                    Key::Name(p) => p,
+                    _ => b"/*",
                 };
                 if excluded(var, Some(path)) {
                     return;
                 }
-                if path.as_slice() == b"//@*" {
-                    for a in &xml.attributes {
-                        f(Some(path), a);
-                    }
+                let values: &[Vec<u8>] = if path == b"//@*" {
+                    &xml.attributes
                 } else {
-                    f(Some(path), &xml.text);
+                    std::slice::from_ref(&xml.text)
+                };
+                for v in values
+                    .iter()
+                    .filter(|v| min_class == 0 || class_of(v) >= min_class)
+                {
+                    f(Some(path), v);
                 }
             }
-            Var::MatchedVar => {
-                if !excluded(var, None) {
-                    f(None, &self.matched_var);
-                }
-            }
-            Var::MatchedVarName => {
-                if !excluded(var, None) {
-                    f(None, &self.matched_var_name);
+            Var::MatchedVar | Var::MatchedVarName => {
+                let v = if var == Var::MatchedVar {
+                    &self.matched_var
+                } else {
+                    &self.matched_var_name
+                };
+                if (min_class == 0 || class_of(v) >= min_class) && !excluded(var, None) {
+                    f(None, v);
                 }
             }
             Var::ArgsCombinedSize => {
                 let size: usize = self
                     .args_get
                     .iter()
-                    .chain(&self.args_post)
+                    .chain(self.args_post.iter())
                     .map(|(k, v)| k.len() + v.len())
                     .sum();
                 f(None, size.to_string().as_bytes());
@@ -192,7 +237,7 @@ impl Collections {
             Var::Global | Var::Ip => {}
             scalar => {
                 if let Some(v) = self.get(scalar) {
-                    if !excluded(var, None) {
+                    if (min_class == 0 || class_of(v) >= min_class) && !excluded(var, None) {
                         f(None, v);
                     }
                 }
@@ -212,7 +257,7 @@ impl Collections {
             count: false,
         };
         let mut out = None;
-        self.each(&target, &|_, _| false, &mut |_, v| {
+        self.each(&target, 0, &|_, _| false, &mut |_, v| {
             if out.is_none() {
                 out = Some(Cow::Owned(v.to_vec()));
             }

@@ -275,6 +275,7 @@ fn rule(r: &ast::Rule, defaults: &[Defaults; 5], head: Option<&Rule>) -> Result<
         operator: Operator::compile(&r.operator.name, argument, base)?,
         operator_name: r.operator.name.clone(),
         negated: r.operator.negated,
+        min_class: 0,
         argument: expanded.then(|| Template::parse(argument)).transpose()?,
         always: false,
         capture: false,
@@ -324,6 +325,13 @@ fn rule(r: &ast::Rule, defaults: &[Defaults; 5], head: Option<&Rule>) -> Result<
             "id" | "phase" | "chain" | "ver" | "auditlog" | "noauditlog" | "initcol" => {}
             other => return Err(format!("unsupported action {other}")),
         }
+    }
+    let class_changing = compiled
+        .transformations
+        .iter()
+        .any(|t| matches!(t, Transformation::Base64Decode | Transformation::Sha1));
+    if !compiled.negated && !class_changing {
+        compiled.min_class = compiled.operator.min_class();
     }
     if head.is_some() && compiled.id != 0 {
         return Err("a chained rule cannot have an id".into());

@@ -58,17 +58,18 @@ pub fn fill(c: &mut Collections, head: &RequestHead, separator: u8) {
     c.set(Var::RequestFilename, filename);
     if let Some(q) = query {
         c.set(Var::QueryString, q);
-        c.args_get = urlencoded::parse(q, separator);
+        c.args_get = urlencoded::parse(q, separator).into();
     } else {
         c.set(Var::QueryString, Vec::new());
     }
-    c.request_headers.clone_from(&head.headers);
+    c.request_headers = head.headers.clone().into();
     c.cookies = head
         .headers
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case(b"cookie"))
         .flat_map(|(_, v)| cookies(v))
-        .collect();
+        .collect::<Vec<_>>()
+        .into();
     c.set(Var::RemoteAddr, head.remote_addr.as_bytes());
     c.set(Var::ReqbodyError, b"0".to_vec());
     let processor = head

@@ -33,6 +33,9 @@ pub struct Rule {
     pub operator_name: String,
     /// `!@op`.
     pub negated: bool,
+    /// Values whose [`byte_class`](crate::operator::byte_class) is below this cannot match
+    /// (0: every value is tested).
+    pub min_class: u8,
     /// The argument, when it holds macros (expanded per evaluation).
     pub argument: Option<Template>,
     /// `SecAction`: matches once, without targets.

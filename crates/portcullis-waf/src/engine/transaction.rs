@@ -172,10 +172,10 @@ impl Transaction {
             &self.content_type,
             settings.argument_separator,
         );
-        self.c.args_post = parsed.args;
-        self.c.files = parsed.files;
-        self.c.files_sizes = parsed.files_sizes;
-        self.c.multipart_part_headers = parsed.part_headers;
+        self.c.args_post = parsed.args.into();
+        self.c.files = parsed.files.into();
+        self.c.files_sizes = parsed.files_sizes.into();
+        self.c.multipart_part_headers = parsed.part_headers.into();
         self.c.xml = parsed.xml;
         if !self.c.files_sizes.is_empty() {
             let total: usize = self
@@ -205,7 +205,7 @@ impl Transaction {
     ) -> Option<&Interruption> {
         self.c
             .set(Var::ResponseStatus, status.to_string().into_bytes());
-        self.c.response_headers = headers.to_vec();
+        self.c.response_headers = headers.to_vec().into();
         self.phase(3)
     }
 
@@ -435,24 +435,25 @@ impl Transaction {
         for target in &rule.targets {
             if target.count {
                 let mut n = 0usize;
-                self.c.each(target, &excluded, &mut |_, _| n += 1);
+                self.c.each(target, 0, &excluded, &mut |_, _| n += 1);
                 test(
                     &|| format!("&{}", target.var.name()).into_bytes(),
                     n.to_string().as_bytes(),
                 );
                 continue;
             }
-            self.c.each(target, &excluded, &mut |key, value| {
-                let name = || {
-                    let mut n = target.var.name().as_bytes().to_vec();
-                    if let Some(k) = key {
-                        n.push(b':');
-                        n.extend_from_slice(k);
-                    }
-                    n
-                };
-                test(&name, value);
-            });
+            self.c
+                .each(target, rule.min_class, &excluded, &mut |key, value| {
+                    let name = || {
+                        let mut n = target.var.name().as_bytes().to_vec();
+                        if let Some(k) = key {
+                            n.push(b':');
+                            n.extend_from_slice(k);
+                        }
+                        n
+                    };
+                    test(&name, value);
+                });
         }
         hits
     }

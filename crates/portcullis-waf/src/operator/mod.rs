@@ -2,6 +2,7 @@
 //! asked whether a (transformed) value matches. Arguments that hold macros (`%{tx.x}`) are
 //! expanded per transaction by the caller and passed in.
 
+pub mod byte_class;
 mod injection;
 mod pcre;
 mod validate;
@@ -62,10 +63,11 @@ pub enum Comparison {
 /// A compiled operator.
 #[derive(Debug, Clone)]
 pub enum Operator {
-    /// `@rx`: regex search (captures available).
-    Rx(Regex),
-    /// `@pm` / `@pmFromFile`: any of the phrases, case-insensitive.
-    Pm(AhoCorasick),
+    /// `@rx`: regex search (captures available), and the smallest byte class it can match in.
+    Rx(Regex, u8),
+    /// `@pm` / `@pmFromFile`: any of the phrases, case-insensitive, and the smallest byte class
+    /// of a phrase.
+    Pm(AhoCorasick, u8),
     /// `@streq`.
     Streq(Arg),
     /// `@within`: the value occurs in the argument.
@@ -106,19 +108,21 @@ impl Operator {
     /// `base`).
     pub fn compile(name: &str, argument: &str, base: &Path) -> Result<Self, String> {
         Ok(match name {
-            "rx" => Self::Rx(
+            "rx" => {
+                let pattern = pcre::bytes_pattern(argument);
                 // PCRE as ModSecurity compiles it: bytes, not UTF-8 (`\x{e2}` is one byte, `.`
                 // any byte), ASCII classes and case folding.
-                RegexBuilder::new(&pcre::bytes_pattern(argument))
+                let re = RegexBuilder::new(&pattern)
                     .unicode(false)
                     .size_limit(MAX_REGEX_BYTES)
                     .build()
                     .map_err(|e| {
                         let why = e.to_string();
                         format!("@rx: {}", why.lines().last().unwrap_or("invalid pattern"))
-                    })?,
-            ),
-            "pm" => Self::Pm(phrases(argument.split_whitespace())?),
+                    })?;
+                Self::Rx(re, byte_class::regex_min_class(&pattern))
+            }
+            "pm" => phrases(argument.split_whitespace())?,
             "pmFromFile" => {
                 let mut words = Vec::new();
                 for file in argument.split_whitespace() {
@@ -131,7 +135,7 @@ impl Operator {
                             .map(str::to_owned),
                     );
                 }
-                Self::Pm(phrases(words.iter().map(String::as_str))?)
+                phrases(words.iter().map(String::as_str))?
             }
             "streq" => Self::Streq(Arg::new(argument)),
             "within" => Self::Within(Arg::new(argument)),
@@ -165,6 +169,14 @@ impl Operator {
         })
     }
 
+    /// The smallest [`byte_class`] of a value this operator could match (0: any value).
+    pub fn min_class(&self) -> u8 {
+        match self {
+            Self::Rx(_, c) | Self::Pm(_, c) => *c,
+            _ => 0,
+        }
+    }
+
     /// Whether `value` matches. `expanded` is the argument with its macros expanded (for
     /// operators whose argument has them); `captures` asks for capture groups.
     pub fn evaluate(
@@ -179,16 +191,16 @@ impl Operator {
         };
         match self {
             // A forward-only scan first: most values do not match, and `captures` allocates.
-            Self::Rx(re) if !re.is_match(value) => None,
-            Self::Rx(re) if captures => re.captures(value).map(|c| Match {
+            Self::Rx(re, _) if !re.is_match(value) => None,
+            Self::Rx(re, _) if captures => re.captures(value).map(|c| Match {
                 captures: c
                     .iter()
                     .take(10)
                     .map(|g| g.map_or_else(Vec::new, |g| g.as_bytes().to_vec()))
                     .collect(),
             }),
-            Self::Rx(re) => re.find(value).map(|m| whole(m.as_bytes())),
-            Self::Pm(ac) => ac.find(value).map(|m| whole(&value[m.range()])),
+            Self::Rx(re, _) => re.find(value).map(|m| whole(m.as_bytes())),
+            Self::Pm(ac, _) => ac.find(value).map(|m| whole(&value[m.range()])),
             Self::Streq(a) => (value == a.resolve(expanded).as_bytes()).then(|| whole(value)),
             Self::Within(a) => {
                 let hay = a.resolve(expanded).as_bytes();
@@ -235,14 +247,16 @@ impl Operator {
     }
 }
 
-fn phrases<'a>(words: impl Iterator<Item = &'a str>) -> Result<AhoCorasick, String> {
+fn phrases<'a>(words: impl Iterator<Item = &'a str>) -> Result<Operator, String> {
     let words: Vec<&str> = words.collect();
     if words.is_empty() {
         return Err("@pm needs at least one phrase".into());
     }
+    let class = byte_class::phrases_min_class(words.iter().map(|w| w.as_bytes()));
     AhoCorasick::builder()
         .ascii_case_insensitive(true)
-        .build(words)
+        .build(&words)
+        .map(|ac| Operator::Pm(ac, class))
         .map_err(|e| format!("@pm: {e}"))
 }
 
