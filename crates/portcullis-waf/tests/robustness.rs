@@ -101,10 +101,43 @@ fn random_requests_never_panic_the_engine() {
         state
     };
     let pieces: &[&[u8]] = &[
-        b"%", b"%2", b"%u00", b"&#", b"&#x", b"\\x", b"\\", b"'", b"\"", b"<", b"script", b"--",
-        b"/*", b"*/", b"../", b"{", b"}", b"[", b"]", b":", b",", b"=", b"&", b";", b"\0", b"\xff",
-        b"\xc3", b"\r\n", b"--b", b"Content-Disposition: form-data; name=\"a\"", b"<a x='1'>",
-        b"</a>", b"<!DOCTYPE a [<!ENTITY e \"x\">]>", b"&e;", b"select", b"union", b"1=1",
+        b"%",
+        b"%2",
+        b"%u00",
+        b"&#",
+        b"&#x",
+        b"\\x",
+        b"\\",
+        b"'",
+        b"\"",
+        b"<",
+        b"script",
+        b"--",
+        b"/*",
+        b"*/",
+        b"../",
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b":",
+        b",",
+        b"=",
+        b"&",
+        b";",
+        b"\0",
+        b"\xff",
+        b"\xc3",
+        b"\r\n",
+        b"--b",
+        b"Content-Disposition: form-data; name=\"a\"",
+        b"<a x='1'>",
+        b"</a>",
+        b"<!DOCTYPE a [<!ENTITY e \"x\">]>",
+        b"&e;",
+        b"select",
+        b"union",
+        b"1=1",
     ];
     let content_types: &[&[u8]] = &[
         b"application/json",
@@ -156,15 +189,24 @@ fn random_requests_never_panic_the_engine() {
         remote_addr: "127.0.0.1".into(),
     });
     tx.request_headers();
-    assert_eq!(tx.request_body(deep.as_bytes()).map(|i| i.status), Some(400));
+    assert_eq!(
+        tx.request_body(deep.as_bytes()).map(|i| i.status),
+        Some(400)
+    );
     let many = "a=1&".repeat(10_000);
     let mut tx = waf.transaction(&RequestHead {
         method: "POST".into(),
         target: b"/".to_vec(),
         protocol: "HTTP/1.1".into(),
-        headers: vec![(b"Content-Type".to_vec(), b"application/x-www-form-urlencoded".to_vec())],
+        headers: vec![(
+            b"Content-Type".to_vec(),
+            b"application/x-www-form-urlencoded".to_vec(),
+        )],
         remote_addr: "127.0.0.1".into(),
     });
     tx.request_headers();
-    assert_eq!(tx.request_body(many.as_bytes()).map(|i| i.status), Some(400));
+    assert_eq!(
+        tx.request_body(many.as_bytes()).map(|i| i.status),
+        Some(400)
+    );
 }
