@@ -66,8 +66,8 @@ pub struct Collections {
     pub multipart_part_headers: Table,
     /// Response headers.
     pub response_headers: Table,
-    /// Scalars, indexed by variable.
-    pub scalars: BTreeMap<ScalarVar, Vec<u8>>,
+    /// Scalars, indexed by [`ScalarVar`].
+    scalars: [Option<Vec<u8>>; ScalarVar::COUNT],
     /// The parsed XML body.
     pub xml: Option<XmlBody>,
     /// The TX collection (keys lowercase).
@@ -91,6 +91,9 @@ pub type Excluded<'a> = dyn Fn(Var, Option<&[u8]>) -> bool + 'a;
 pub struct ScalarVar(pub u8);
 
 impl ScalarVar {
+    /// How many slots there are.
+    pub const COUNT: usize = 19;
+
     /// The slot of a single-valued variable (`None` for collections and computed ones).
     pub fn of(var: Var) -> Option<Self> {
         use Var::*;
@@ -124,15 +127,13 @@ impl Collections {
     /// Sets a single-valued variable.
     pub fn set(&mut self, var: Var, value: impl Into<Vec<u8>>) {
         if let Some(slot) = ScalarVar::of(var) {
-            self.scalars.insert(slot, value.into());
+            self.scalars[usize::from(slot.0)] = Some(value.into());
         }
     }
 
     /// A single-valued variable, if set.
     pub fn get(&self, var: Var) -> Option<&[u8]> {
-        ScalarVar::of(var)
-            .and_then(|s| self.scalars.get(&s))
-            .map(Vec::as_slice)
+        ScalarVar::of(var).and_then(|s| self.scalars[usize::from(s.0)].as_deref())
     }
 
     /// Calls `f(key, value)` for every value of `target` of byte class `min_class` or above
@@ -185,6 +186,17 @@ impl Collections {
             Var::MatchedVars => pairs(&self.matched_vars, false, f),
             Var::MatchedVarsNames => pairs(&self.matched_vars, true, f),
             Var::Tx => {
+                if let Key::Name(name) = key {
+                    // Names are stored lowercase, like TX keys: one lookup, not a scan.
+                    if let Some(v) = self.tx.get(name.as_slice()) {
+                        if (min_class == 0 || class_of(v) >= min_class)
+                            && !excluded(var, Some(name))
+                        {
+                            f(Some(name), v);
+                        }
+                    }
+                    return;
+                }
                 for (k, v) in &self.tx {
                     if (min_class == 0 || class_of(v) >= min_class)
                         && key.selects(k)
@@ -248,8 +260,10 @@ impl Collections {
     /// The first value of `var` (with `key`), as a macro expands it.
     pub fn first(&self, var: Var, key: Option<&[u8]>) -> Option<Cow<'_, [u8]>> {
         if var == Var::Tx {
-            let k = key?.to_ascii_lowercase();
-            return self.tx.get(&k).map(|v| Cow::Borrowed(v.as_slice()));
+            return self.tx.get(key?).map(|v| Cow::Borrowed(v.as_slice()));
+        }
+        if ScalarVar::of(var).is_some() {
+            return self.get(var).map(Cow::Borrowed);
         }
         let target = Target {
             var,

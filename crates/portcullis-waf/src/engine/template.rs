@@ -31,8 +31,9 @@ impl Template {
                 parts.push(Part::Text(rest.as_bytes()[..start].to_vec()));
             }
             let inner = &rest[start + 2..start + len];
+            // Keys are looked up case-insensitively; TX keys are stored lowercase.
             let (name, key) = match inner.split_once(['.', ':']) {
-                Some((n, k)) => (n, Some(k.as_bytes().to_vec())),
+                Some((n, k)) => (n, Some(k.to_ascii_lowercase().into_bytes())),
                 None => (inner, None),
             };
             let var = Var::parse(&name.to_ascii_uppercase())

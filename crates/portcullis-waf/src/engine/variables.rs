@@ -84,7 +84,7 @@ variables! {
 pub enum Key {
     /// All.
     All,
-    /// The member with this name (compared ASCII case-insensitively).
+    /// The member with this name, lowercase (compared ASCII case-insensitively).
     Name(Vec<u8>),
     /// Members whose name matches.
     Pattern(Regex),
@@ -133,7 +133,7 @@ impl Target {
                         "XML:{k}: only the XPath expressions /* and //@* are supported"
                     ));
                 }
-                Key::Name(k.as_bytes().to_vec())
+                Key::Name(k.to_ascii_lowercase().into_bytes())
             }
             Selector::Regex(r) => Key::Pattern(
                 RegexBuilder::new(r)
