@@ -90,26 +90,14 @@ apis:
 }
 
 async fn send(env: &Env, method: &str, path: &str, headers: &str, body: &str) -> Response {
-    http_raw(
-        env.http(),
-        &format!(
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        ),
+    send_with_body(
+        env,
+        method,
+        path,
+        &format!("Host: localhost\r\n{headers}"),
+        body,
     )
     .await
-}
-
-/// The security events written so far, once they contain `needle` (events are written by a
-/// background writer).
-async fn events_with(env: &Env, needle: &str) -> String {
-    let path = env.path("events.log");
-    eventually(std::time::Duration::from_secs(5), || {
-        let path = path.clone();
-        async move { std::fs::read_to_string(&path).is_ok_and(|t| t.contains(needle)) }
-    })
-    .await;
-    std::fs::read_to_string(&path).unwrap_or_default()
 }
 
 async fn post_json(env: &Env, path: &str, body: &str) -> Response {

@@ -9,16 +9,24 @@ mod support;
 
 use support::*;
 
-async fn setup() -> Env {
+/// A config with the demo API as upstream `demo`, security events to `events.log`, and `apis`.
+async fn config(apis: &str) -> String {
     let demo = demo_api().await;
-    let yaml = format!(
+    format!(
         "{}security_events:
   path: events.log
 upstreams:
   demo:
     targets: [\"http://{demo}\"]
 apis:
-  - name: shop
+{apis}",
+        listeners_yaml()
+    )
+}
+
+async fn setup() -> Env {
+    let yaml = config(
+        "  - name: shop
     upstream: demo
     public: true
     waf:
@@ -36,34 +44,17 @@ apis:
     hosts: [watch.test]
     upstream: demo
     public: true
-    waf: {{ mode: detect }}
+    waf: { mode: detect }
     routes:
       - path: /search
 ",
-        listeners_yaml()
-    );
+    )
+    .await;
     Env::start(&yaml).await
 }
 
 async fn send(env: &Env, method: &str, path: &str, headers: &str, body: &str) -> Response {
-    http_raw(
-        env.http(),
-        &format!(
-            "{method} {path} HTTP/1.1\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        ),
-    )
-    .await
-}
-
-async fn events_with(env: &Env, needle: &str) -> String {
-    let path = env.path("events.log");
-    eventually(std::time::Duration::from_secs(5), || {
-        let path = path.clone();
-        async move { std::fs::read_to_string(&path).is_ok_and(|t| t.contains(needle)) }
-    })
-    .await;
-    std::fs::read_to_string(&path).unwrap_or_default()
+    send_with_body(env, method, path, headers, body).await
 }
 
 fn assert_blocked(r: &Response) {
@@ -177,15 +168,8 @@ async fn owasp_crs_runs_from_its_directory() {
         eprintln!("skipped: OWASP CRS not found (set PORTCULLIS_CRS or place it in ../shared/crs)");
         return;
     };
-    let demo = demo_api().await;
-    let yaml = format!(
-        "{}security_events:
-  path: events.log
-upstreams:
-  demo:
-    targets: [\"http://{demo}\"]
-apis:
-  - name: shop
+    let yaml = config(&format!(
+        "  - name: shop
     upstream: demo
     public: true
     waf:
@@ -194,9 +178,9 @@ apis:
     routes:
       - path: /search
 ",
-        listeners_yaml(),
         crs.display()
-    );
+    ))
+    .await;
     let env = Env::start(&yaml).await;
     let host = "Host: localhost\r\nUser-Agent: test\r\nAccept: */*\r\n";
     let ok = send(&env, "GET", "/search?q=chair", host, "").await;

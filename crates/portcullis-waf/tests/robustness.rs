@@ -19,15 +19,19 @@ SecRuleUpdateTargetById 942100 "!ARGS:password"
 SecRuleRemoveById 920100 920200-920299
 "#;
 
-#[test]
-fn mutated_rule_text_never_panics() {
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
+/// A deterministic pseudo-random sequence (xorshift64) for reproducible mutations.
+fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
         state
-    };
+    }
+}
+
+#[test]
+fn mutated_rule_text_never_panics() {
+    let mut next = xorshift(0x2545_f491_4f6c_dd1du64);
     let spice = [
         "\"", "'", "\\", "\n", "|", ":", "/", "!", "&", ",", "@", " ", "%{", "}",
     ];
@@ -58,13 +62,7 @@ fn mutated_rule_text_never_panics() {
 fn transformations_take_any_bytes() {
     use portcullis_waf::transform::Transformation;
     let names = portcullis_waf::seclang::vocabulary::TRANSFORMATIONS;
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
     let alphabet = b"%u+\\x0123456789abcdefABCDEF&#;/.*-<>!'\"^ \t\n\xa0\xc3\xa9\xff\0";
     for _ in 0..20_000 {
         let len = (next() % 24) as usize;
@@ -93,13 +91,7 @@ fn random_requests_never_panic_the_engine() {
     use portcullis_waf::engine::RequestHead;
     use portcullis_waf::ruleset::{self, Profile, Source};
     let waf = ruleset::load(&Source::Baseline, &Profile::default()).unwrap();
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15u64);
     let pieces: &[&[u8]] = &[
         b"%",
         b"%2",

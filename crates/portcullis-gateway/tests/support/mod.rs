@@ -343,3 +343,33 @@ pub async fn dead_port() -> SocketAddr {
     drop(l);
     a
 }
+
+/// Sends one request with a body over plain HTTP (`headers` are complete lines, Host included).
+pub async fn send_with_body(
+    env: &Env,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &str,
+) -> Response {
+    http_raw(
+        env.http(),
+        &format!(
+            "{method} {path} HTTP/1.1\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .await
+}
+
+/// The security events written to `events.log` so far, once they contain `needle` (events are
+/// written by a background writer).
+pub async fn events_with(env: &Env, needle: &str) -> String {
+    let path = env.path("events.log");
+    eventually(Duration::from_secs(5), || {
+        let path = path.clone();
+        async move { std::fs::read_to_string(&path).is_ok_and(|t| t.contains(needle)) }
+    })
+    .await;
+    std::fs::read_to_string(&path).unwrap_or_default()
+}
