@@ -220,11 +220,19 @@ impl Stage for WafStage {
 }
 
 /// Whether the response body is one the outbound rules read: not for HEAD, 204 or 304, not
-/// compressed, and of a type the rule set inspects.
+/// compressed, of a type the rule set inspects, and not announced larger than the rule set's
+/// response body limit (such a body streams through uninspected, as ModSecurity's
+/// `ProcessPartial` would inspect only its start; buffering it whole is not worth the memory).
 fn inspectable(ex: &Exchange<'_>, headers: &HeaderMap, status: u16, tx: &Transaction) -> bool {
+    let limit = tx.waf().settings().response_body_limit;
+    let too_large = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok())
+        .is_some_and(|n| n > limit);
     ex.request.method != Method::HEAD
         && status != 204
         && status != 304
+        && !too_large
         && !headers.contains_key(header::CONTENT_ENCODING)
         && tx.wants_response_body()
 }

@@ -209,6 +209,11 @@ impl Transaction {
         self.phase(3)
     }
 
+    /// The rule set this transaction runs.
+    pub fn waf(&self) -> &Waf {
+        &self.waf
+    }
+
     /// Whether phase 4 wants the response body (body access on and an inspected type).
     pub fn wants_response_body(&self) -> bool {
         let settings = self.waf.settings();
