@@ -13,7 +13,7 @@ use std::sync::Arc;
 use regex::Regex;
 
 use crate::engine::Waf;
-pub use model::{Stage, TestFile};
+pub use model::{Stage, StageEntry, TestFile};
 
 /// The outcome of one test.
 #[derive(Debug, Clone)]
@@ -78,17 +78,34 @@ pub fn test_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-/// Runs every test file under `dir` against `waf`.
+/// Runs every test file under `dir` against `waf`. A file that cannot be read or parsed
+/// counts as one failed test, with the reason.
 pub fn run(waf: &Arc<Waf>, dir: &Path) -> Result<Report, String> {
     let mut report = Report::default();
     for path in test_files(dir)? {
-        let text =
-            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let file = model::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let stem = path
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+        let parsed = std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|text| model::parse(&text));
+        let file = match parsed {
+            Ok(f) => f,
+            Err(e) => {
+                report.outcomes.push(Outcome {
+                    name: stem,
+                    file: path.clone(),
+                    failure: Some(format!("unreadable test file: {e}")),
+                });
+                continue;
+            }
+        };
+        let rule = file.rule_id.map_or(stem, |id| id.to_string());
         for test in &file.tests {
-            let failure = test.stages.iter().enumerate().find_map(|(i, stage)| {
+            let stages: Vec<&Stage> = test.stages.iter().map(StageEntry::stage).collect();
+            let failure = stages.iter().enumerate().find_map(|(i, stage)| {
                 judge(waf, stage).err().map(|why| {
-                    if test.stages.len() > 1 {
+                    if stages.len() > 1 {
                         format!("stage {}: {why}", i + 1)
                     } else {
                         why
@@ -96,7 +113,7 @@ pub fn run(waf: &Arc<Waf>, dir: &Path) -> Result<Report, String> {
                 })
             });
             report.outcomes.push(Outcome {
-                name: format!("{}-{}", file.rule_id, test.test_id),
+                name: format!("{rule}-{}", test.name()),
                 file: path.clone(),
                 failure,
             });
@@ -108,6 +125,7 @@ pub fn run(waf: &Arc<Waf>, dir: &Path) -> Result<Report, String> {
 /// What one stage produced.
 struct Exchange {
     status: Option<u16>,
+    body: Vec<u8>,
     log: Vec<String>,
     ids: Vec<u64>,
     broken: bool,
@@ -120,6 +138,7 @@ fn exchange(waf: &Arc<Waf>, stage: &Stage) -> Result<Exchange, String> {
         Err(status) => {
             return Ok(Exchange {
                 status: Some(status),
+                body: Vec::new(),
                 log: Vec::new(),
                 ids: Vec::new(),
                 broken: false,
@@ -128,6 +147,7 @@ fn exchange(waf: &Arc<Waf>, stage: &Stage) -> Result<Exchange, String> {
     };
     let mut tx = waf.transaction(&received.head);
     let mut status = None;
+    let mut body = Vec::new();
     if let Some(i) = tx.request_headers() {
         status = Some(i.status);
     }
@@ -144,6 +164,7 @@ fn exchange(waf: &Arc<Waf>, stage: &Stage) -> Result<Exchange, String> {
             status = Some(i.status);
         } else {
             status = Some(response.status);
+            body = response.body;
         }
     }
     tx.logging();
@@ -153,6 +174,7 @@ fn exchange(waf: &Arc<Waf>, stage: &Stage) -> Result<Exchange, String> {
     }
     Ok(Exchange {
         status: if received.broken { None } else { status },
+        body,
         ids: tx.logged().iter().map(|l| l.id).collect(),
         log,
         broken: received.broken,
@@ -181,17 +203,38 @@ fn judge(waf: &Arc<Waf>, stage: &Stage) -> Result<(), String> {
             return Err(format!("rule {id} matched but must not"));
         }
     }
-    let joined = out.log.join("\n");
-    if let Some(re) = &expect.log.match_regex {
-        let re = Regex::new(re).map_err(|e| format!("match_regex: {e}"))?;
-        if !re.is_match(&joined) {
-            return Err(format!("log does not match {re}"));
+    if expect.isolated {
+        if let Some(other) = out
+            .ids
+            .iter()
+            .find(|id| !expect.log.expect_ids.contains(id))
+        {
+            return Err(format!("isolated: rule {other} matched too"));
         }
     }
-    if let Some(re) = &expect.log.no_match_regex {
-        let re = Regex::new(re).map_err(|e| format!("no_match_regex: {e}"))?;
-        if re.is_match(&joined) {
-            return Err(format!("log matches {re}"));
+    let joined = out.log.join("\n");
+    let wanted = [&expect.log.match_regex, &expect.log_contains];
+    for (key, re) in ["match_regex", "log_contains"].iter().zip(wanted) {
+        if let Some(re) = re {
+            let re = Regex::new(re).map_err(|e| format!("{key}: {e}"))?;
+            if !re.is_match(&joined) {
+                return Err(format!("log does not match {re}"));
+            }
+        }
+    }
+    let unwanted = [&expect.log.no_match_regex, &expect.no_log_contains];
+    for (key, re) in ["no_match_regex", "no_log_contains"].iter().zip(unwanted) {
+        if let Some(re) = re {
+            let re = Regex::new(re).map_err(|e| format!("{key}: {e}"))?;
+            if re.is_match(&joined) {
+                return Err(format!("log matches {re}"));
+            }
+        }
+    }
+    if let Some(re) = &expect.response_contains {
+        let re = Regex::new(re).map_err(|e| format!("response_contains: {e}"))?;
+        if !re.is_match(&String::from_utf8_lossy(&out.body)) {
+            return Err(format!("response does not match {re}"));
         }
     }
     Ok(())

@@ -10,8 +10,8 @@ use super::wire::Input;
 /// A test file.
 #[derive(Debug, Clone, Deserialize)]
 pub struct TestFile {
-    /// The rule the tests are about.
-    pub rule_id: u64,
+    /// The rule the tests are about (older files name it only in their file name).
+    pub rule_id: Option<u64>,
     /// The tests.
     #[serde(default)]
     pub tests: Vec<Test>,
@@ -21,10 +21,45 @@ pub struct TestFile {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Test {
     /// Its number within the file.
-    pub test_id: u64,
+    pub test_id: Option<u64>,
+    /// Its title (older files).
+    pub test_title: Option<String>,
     /// Its stages.
     #[serde(default)]
-    pub stages: Vec<Stage>,
+    pub stages: Vec<StageEntry>,
+}
+
+impl Test {
+    /// Its name within the file: the id, or the title of older files.
+    pub fn name(&self) -> String {
+        match (&self.test_id, &self.test_title) {
+            (Some(id), _) => id.to_string(),
+            (None, Some(t)) => t.clone(),
+            (None, None) => "?".into(),
+        }
+    }
+}
+
+/// A stage, written directly or (older files) under a `stage:` key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum StageEntry {
+    /// `- stage: {input, output}`.
+    Wrapped {
+        /// The stage.
+        stage: Stage,
+    },
+    /// `- {input, output}`.
+    Direct(Stage),
+}
+
+impl StageEntry {
+    /// The stage.
+    pub fn stage(&self) -> &Stage {
+        match self {
+            Self::Wrapped { stage } | Self::Direct(stage) => stage,
+        }
+    }
 }
 
 /// One request and what must come of it.
@@ -38,13 +73,26 @@ pub struct Stage {
     pub output: Output,
 }
 
-/// Expectations.
+/// Expectations. An unknown key is an error, so that no expectation is silently ignored.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Output {
     /// HTTP status.
     pub status: Option<u16>,
     /// The request must fail at the connection level.
     pub expect_error: Option<bool>,
+    /// A regex the response body must match.
+    pub response_contains: Option<String>,
+    /// A regex the log must match (older go-ftw files).
+    pub log_contains: Option<String>,
+    /// A regex the log must not match (older go-ftw files).
+    pub no_log_contains: Option<String>,
+    /// Only the expected rules may match.
+    #[serde(default)]
+    pub isolated: bool,
+    /// go-ftw retries flaky phase-5 tests once; in-process runs are deterministic.
+    #[serde(default)]
+    pub retry_once: bool,
     /// Log expectations.
     #[serde(default)]
     pub log: Log,
@@ -52,6 +100,7 @@ pub struct Output {
 
 /// Log expectations.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Log {
     /// Rules that must have matched.
     #[serde(default)]
@@ -66,7 +115,12 @@ pub struct Log {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // where the request would be sent: in-process, there is one place
 struct RawInput {
+    dest_addr: Option<Scalar>,
+    port: Option<Scalar>,
+    protocol: Option<Scalar>,
     method: Option<Scalar>,
     uri: Option<Scalar>,
     version: Option<Scalar>,
