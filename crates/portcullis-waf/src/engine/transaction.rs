@@ -386,25 +386,39 @@ impl Transaction {
     }
 
     fn actions(&mut self, rule: &Rule) {
+        use std::io::Write as _;
         for s in &rule.setvars {
-            let key = s.name.expand(&self.c).to_ascii_lowercase();
-            let value = s.value.expand(&self.c).into_owned();
-            match s.op {
-                SetOp::Set => {
-                    self.c.tx.insert(key, value);
-                }
-                SetOp::Delete => {
-                    self.c.tx.remove(&key);
-                }
-                SetOp::Add | SetOp::Subtract => {
-                    let old = self.c.tx.get(&key).map_or(0, |v| number(v));
-                    let delta = number(&value);
+            let name = s.name.expand(&self.c);
+            let key = if name.iter().any(u8::is_ascii_uppercase) {
+                Cow::Owned(name.to_ascii_lowercase())
+            } else {
+                name
+            };
+            if s.op == SetOp::Delete {
+                self.c.tx.remove(key.as_ref());
+                continue;
+            }
+            let value = s.value.expand(&self.c);
+            let delta = (s.op != SetOp::Set).then(|| number(&value));
+            let slot = match self.c.tx.get_mut(key.as_ref()) {
+                Some(slot) => slot,
+                None => self.c.tx.entry(key.into_owned()).or_default(),
+            };
+            match (s.op, delta) {
+                (SetOp::Add, Some(d)) | (SetOp::Subtract, Some(d)) => {
+                    let old = number(slot);
                     let new = if s.op == SetOp::Add {
-                        old.saturating_add(delta)
+                        old.saturating_add(d)
                     } else {
-                        old.saturating_sub(delta)
+                        old.saturating_sub(d)
                     };
-                    self.c.tx.insert(key, new.to_string().into_bytes());
+                    slot.clear();
+                    // Writing into a Vec cannot fail.
+                    let _ = write!(slot, "{new}");
+                }
+                _ => {
+                    slot.clear();
+                    slot.extend_from_slice(&value);
                 }
             }
         }

@@ -265,13 +265,25 @@ fn find(hay: &[u8], needle: &[u8]) -> bool {
 }
 
 /// The integer at the start of `text`, as C's `atoi` reads it (0 when there is none).
+/// Saturates instead of overflowing.
 pub(crate) fn number(text: &[u8]) -> i64 {
-    let s = std::str::from_utf8(text).unwrap_or("").trim_start();
-    let end = s
-        .char_indices()
-        .find(|(i, c)| !(c.is_ascii_digit() || (*i == 0 && (*c == '-' || *c == '+'))))
-        .map_or(s.len(), |(i, _)| i);
-    s[..end].parse().unwrap_or(0)
+    let t = text.trim_ascii_start();
+    let (negative, digits) = match t.first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let n = digits
+        .iter()
+        .take_while(|b| b.is_ascii_digit())
+        .fold(0i64, |n, b| {
+            n.saturating_mul(10).saturating_add(i64::from(b - b'0'))
+        });
+    if negative {
+        -n
+    } else {
+        n
+    }
 }
 
 #[cfg(test)]
@@ -302,6 +314,8 @@ mod tests {
         assert!(eval("gt", "5", "12").is_some() && eval("lt", "5", "12").is_none());
         assert!(eval("eq", "0", "abc").is_some(), "non-numbers count as 0");
         assert!(eval("ge", "2", "2x").is_some());
+        assert!(eval("eq", "-3", " -3z").is_some() && eval("eq", "7", "+7").is_some());
+        assert!(eval("ge", "9223372036854775807", "99999999999999999999").is_some());
         assert!(eval("ipMatch", "10.0.0.0/8, 192.168.1.1", "10.2.3.4").is_some());
         assert!(eval("ipMatch", "10.0.0.0/8", "11.0.0.1").is_none());
         assert!(eval("unconditionalMatch", "", "").is_some());
