@@ -38,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
         headers,
         remote_addr: "127.0.0.1".into(),
     };
-    let mut tx = waf.transaction(&head);
+    let mut tx = waf.transaction(head);
     tx.request_headers();
     tx.request_body(body);
     tx.response_headers(200, &[(b"Content-Type".to_vec(), b"text/html".to_vec())]);

@@ -78,7 +78,7 @@ pub fn json_body() -> Vec<u8> {
 
 /// One transaction, every phase; the number of rules that logged a match.
 pub fn transaction(waf: &Arc<Waf>, head: &RequestHead, body: &[u8]) -> usize {
-    let mut tx = waf.transaction(head);
+    let mut tx = waf.transaction(head.clone());
     tx.request_headers();
     tx.request_body(body);
     tx.response_headers(

@@ -30,7 +30,7 @@ fn request(
             .collect(),
         remote_addr: "192.0.2.1".into(),
     };
-    let mut tx = waf.transaction(&head);
+    let mut tx = waf.transaction(head);
     if tx.request_headers().is_none() {
         tx.request_body(body.as_bytes());
     }

@@ -24,7 +24,7 @@ fn run(waf: &Arc<Waf>, target: &str, headers: &[(&str, &str)], body: &str) -> Tr
             .collect(),
         remote_addr: "127.0.0.1".into(),
     };
-    let mut tx = waf.transaction(&head);
+    let mut tx = waf.transaction(head);
     if tx.request_headers().is_none() && tx.request_body(body.as_bytes()).is_none() {
         tx.response_headers(200, &[]);
         tx.response_body(b"");

@@ -164,7 +164,7 @@ fn random_requests_never_panic_the_engine() {
             ],
             remote_addr: "127.0.0.1".into(),
         };
-        let mut tx = waf.transaction(&head);
+        let mut tx = waf.transaction(head);
         tx.request_headers();
         tx.request_body(&body);
         tx.response_headers(200, &[(b"Content-Type".to_vec(), b"text/html".to_vec())]);
@@ -173,7 +173,7 @@ fn random_requests_never_panic_the_engine() {
     }
     // Deep JSON and many arguments are refused as body errors, not followed without bound.
     let deep = "[".repeat(100_000);
-    let mut tx = waf.transaction(&RequestHead {
+    let mut tx = waf.transaction(RequestHead {
         method: "POST".into(),
         target: b"/".to_vec(),
         protocol: "HTTP/1.1".into(),
@@ -186,7 +186,7 @@ fn random_requests_never_panic_the_engine() {
         Some(400)
     );
     let many = "a=1&".repeat(10_000);
-    let mut tx = waf.transaction(&RequestHead {
+    let mut tx = waf.transaction(RequestHead {
         method: "POST".into(),
         target: b"/".to_vec(),
         protocol: "HTTP/1.1".into(),

@@ -142,7 +142,7 @@ impl Stage for WafStage {
             headers: pairs(&ex.request.headers),
             remote_addr: ex.client_ip.to_string(),
         };
-        let mut tx = self.api.waf.transaction(&head);
+        let mut tx = self.api.waf.transaction(head);
         for c in &self.controls {
             tx.control(c);
         }

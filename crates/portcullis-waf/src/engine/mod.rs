@@ -78,8 +78,8 @@ impl Waf {
         self.detector.as_ref()
     }
 
-    /// Starts a transaction for a request head.
-    pub fn transaction(self: &Arc<Self>, head: &RequestHead) -> Transaction {
+    /// Starts a transaction for a request head (its headers move into the transaction).
+    pub fn transaction(self: &Arc<Self>, head: RequestHead) -> Transaction {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
         let id = format!("{:016x}{:08}", self.id_seed, n % 100_000_000);
         Transaction::new(self.clone(), head, id)

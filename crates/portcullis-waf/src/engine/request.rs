@@ -30,8 +30,8 @@ impl RequestHead {
     }
 }
 
-/// Fills the request variables of `c` from `head`.
-pub fn fill(c: &mut Collections, head: &RequestHead, separator: u8) {
+/// Fills the request variables of `c` from `head` (its headers move into the collection).
+pub fn fill(c: &mut Collections, head: RequestHead, separator: u8) {
     let target = head.target.as_slice();
     let mut line = Vec::with_capacity(head.method.len() + target.len() + head.protocol.len() + 2);
     line.extend_from_slice(head.method.as_bytes());
@@ -62,7 +62,6 @@ pub fn fill(c: &mut Collections, head: &RequestHead, separator: u8) {
     } else {
         c.set(Var::QueryString, Vec::new());
     }
-    c.request_headers = head.headers.clone().into();
     c.cookies = head
         .headers
         .iter()
@@ -79,6 +78,7 @@ pub fn fill(c: &mut Collections, head: &RequestHead, separator: u8) {
         Var::ReqbodyProcessor,
         processor.map_or("", Processor::name).as_bytes(),
     );
+    c.request_headers = head.headers.into();
 }
 
 /// The path and query of a target, without `scheme://authority`.
@@ -122,7 +122,7 @@ mod tests {
             remote_addr: "127.0.0.1".into(),
         };
         let mut c = Collections::default();
-        fill(&mut c, &head, b'&');
+        fill(&mut c, head, b'&');
         assert_eq!(c.get(Var::RequestUri), Some(&b"/a%20b/c.php?x=1+2&y"[..]));
         assert_eq!(c.get(Var::RequestFilename), Some(&b"/a b/c.php"[..]));
         assert_eq!(c.get(Var::RequestBasename), Some(&b"c.php"[..]));

@@ -107,11 +107,11 @@ pub struct Transaction {
 }
 
 impl Transaction {
-    pub(super) fn new(waf: Arc<Waf>, head: &RequestHead, unique_id: String) -> Self {
+    pub(super) fn new(waf: Arc<Waf>, head: RequestHead, unique_id: String) -> Self {
+        let content_type = head.header("content-type").unwrap_or(b"").to_vec();
         let mut c = Collections::default();
         fill(&mut c, head, waf.settings().argument_separator);
         c.set(Var::UniqueId, unique_id.into_bytes());
-        let content_type = head.header("content-type").unwrap_or(b"").to_vec();
         let mode = waf.settings().mode;
         let body_access = waf.settings().request_body_access;
         Self {

@@ -145,7 +145,7 @@ fn exchange(waf: &Arc<Waf>, stage: &Stage) -> Result<Exchange, String> {
             })
         }
     };
-    let mut tx = waf.transaction(&received.head);
+    let mut tx = waf.transaction(received.head.clone());
     let mut status = None;
     let mut body = Vec::new();
     if let Some(i) = tx.request_headers() {
