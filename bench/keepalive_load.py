@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Sends exactly N GET requests (default /data.json) over 10 keep-alive connections to
 127.0.0.1:PORT and reads every response; a fixed amount of work, for instruction counts.
+With BODY_FILE set, the requests are POSTs of that file as application/json.
 usage: keepalive_load.py PORT N [PATH] [HEADER]"""
+import os
 import socket
 import sys
 
@@ -9,7 +11,12 @@ port, n = int(sys.argv[1]), int(sys.argv[2])
 socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(10)]
 path = sys.argv[3] if len(sys.argv) > 3 else "/data.json"
 extra = sys.argv[4] + "\r\n" if len(sys.argv) > 4 else ""
-req = f"GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}\r\n".encode()
+if os.environ.get("BODY_FILE"):
+    body = open(os.environ["BODY_FILE"], "rb").read()
+    req = (f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+           f"Content-Length: {len(body)}\r\n{extra}\r\n").encode() + body
+else:
+    req = f"GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}\r\n".encode()
 
 
 def read_response(s):

@@ -13,6 +13,7 @@
 #   bench/run.sh ratelimit       # plain vs one rate limit per request, embedded and Redis
 #   bench/run.sh openapi         # POST of a 1 KB JSON order: plain proxying vs the same route
 #                                # validated by an OpenAPI spec (request and response)
+#   bench/run.sh openapi instructions   # the same two, as instructions per request
 #   bench/run.sh waf             # OWASP CRS 4 (PORTCULLIS_CRS, default ../shared/crs): CPU per
 #                                # transaction, Portcullis vs libmodsecurity 3 (same rules, same
 #                                # requests, PL1 and PL4); then plain proxying vs CRS PL1
@@ -285,8 +286,14 @@ PY
       "      - { path: /plain/orders, methods: [POST], strip_prefix: /plain }"
     printf '  - name: validated\n    upstream: origin\n    public: true\n    openapi: { spec: orders.yaml }\n'
   } > "$work/openapi.yaml"
+  export BODY_FILE="$work/order.json"
+  if [ "${2:-}" = instructions ]; then   # bench/run.sh openapi instructions
+    specs=("plain|/plain/orders|" "validated|/orders|")
+    instructions_table "$work/openapi.yaml" | tee "$out/openapi-instructions.md"
+    exit 0
+  fi
   serve "$work/openapi.yaml"
-  export BODY_FILE="$work/order.json" WRK_SCRIPT=bench/post_json.lua
+  export WRK_SCRIPT=bench/post_json.lua
   specs=("plain|$PC_PORT|$served_pid|/plain/orders|" \
          "validated|$PC_PORT|$served_pid|/orders|")
   compare openapi | sed 's/GET 1 KB JSON/POST of a 1 KB JSON order/' | tee "$out/openapi.md"

@@ -56,10 +56,11 @@ pub(crate) fn validate_json(
         bytes: body,
         pos: 0,
     };
-    match scan.document(id) {
-        Err(Abort::Limit(reason)) => out.push("/body", reason),
-        Err(Abort::Syntax { at, eof }) => out.push("/body", syntax_reason(body, at, eof)),
-        Ok(()) | Err(Abort::Full) => {
+    let stopped = scan.document(id).err().and(scan.ctx.stop.take());
+    match stopped {
+        Some(Abort::Limit(reason)) => out.push("/body", reason),
+        Some(Abort::Syntax { at, eof }) => out.push("/body", syntax_reason(body, at, eof)),
+        None | Some(Abort::Full) => {
             let mut found = scan.ctx.found;
             found.sort_by(|a, b| by_location(&a.pointer, &b.pointer));
             for v in found {
@@ -103,6 +104,13 @@ fn by_location(a: &str, b: &str) -> Ordering {
     }
 }
 
+/// The scan stopped early; why is in [`Ctx::stop`]. (A unit error keeps every `Result` the
+/// scanner passes around in a register.)
+struct Stop;
+
+/// What a scanning step returns.
+type Scan<T> = Result<T, Stop>;
+
 /// Why the scan stopped early.
 enum Abort {
     /// Not JSON: where, and whether the text ended there.
@@ -111,6 +119,72 @@ enum Abort {
     Limit(String),
     /// The violation list is full.
     Full,
+}
+
+/// The bytes that end the plain run of a JSON string: the closing quote, an escape, or a control
+/// character (not allowed unescaped).
+static STRING_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// Exact powers of ten as `f64` (10^22 is the largest that is exact).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// The digits of a number as scanned, while they fit in a `u64`.
+#[derive(Default)]
+struct Mantissa {
+    value: u64,
+    overflow: bool,
+}
+
+impl Mantissa {
+    fn push(&mut self, digit: u8) {
+        match self
+            .value
+            .checked_mul(10)
+            .and_then(|v| v.checked_add(u64::from(digit)))
+        {
+            Some(v) => self.value = v,
+            None => self.overflow = true,
+        }
+    }
+
+    fn exact(&self) -> Option<u64> {
+        (!self.overflow).then_some(self.value)
+    }
+
+    /// The number when it can be built exactly without parsing the text again: an integer
+    /// that fits in `i64`, or a decimal `mantissa × 10^scale` with both factors exact in `f64`
+    /// (one correctly rounded operation then gives the correctly rounded result, as `str::parse`
+    /// would). None sends the caller to the general parser.
+    fn number(&self, negative: bool, float: bool, scale: i64) -> Option<Number> {
+        let m = self.exact()?;
+        if !float {
+            let i = i64::try_from(m).ok()?;
+            return Some(Number::from(if negative { -i } else { i }));
+        }
+        if m > 1 << 53 || scale.unsigned_abs() > 22 {
+            return None;
+        }
+        let power = POW10[scale.unsigned_abs() as usize];
+        let x = if scale < 0 {
+            m as f64 / power
+        } else {
+            m as f64 * power
+        };
+        Number::from_f64(if negative { -x } else { x })
+    }
 }
 
 enum Segment<'b> {
@@ -157,11 +231,17 @@ impl Ctx<'_, '_> {
     }
 
     /// Ends the scan when the violation list is full.
-    fn check_stop(&mut self) -> Result<(), Abort> {
-        match self.stop.take() {
-            Some(a) => Err(a),
+    fn check_stop(&self) -> Scan<()> {
+        match self.stop {
+            Some(_) => Err(Stop),
             None => Ok(()),
         }
+    }
+
+    /// Stops the scan for `why`.
+    fn abort(&mut self, why: Abort) -> Stop {
+        self.stop = Some(why);
+        Stop
     }
 }
 
@@ -203,7 +283,7 @@ struct Scanner<'s, 'b> {
 }
 
 impl<'b> Scanner<'_, 'b> {
-    fn document(&mut self, id: Option<SchemaId>) -> Result<(), Abort> {
+    fn document(&mut self, id: Option<SchemaId>) -> Scan<()> {
         self.ws();
         self.value(id)?;
         self.ws();
@@ -213,11 +293,10 @@ impl<'b> Scanner<'_, 'b> {
         Ok(())
     }
 
-    fn syntax(&self) -> Abort {
-        Abort::Syntax {
-            at: self.pos,
-            eof: self.pos >= self.bytes.len(),
-        }
+    /// Stops the scan: not JSON at the current position.
+    fn syntax(&mut self) -> Stop {
+        let eof = self.pos >= self.bytes.len();
+        self.ctx.abort(Abort::Syntax { at: self.pos, eof })
     }
 
     fn peek(&self) -> Option<u8> {
@@ -225,14 +304,12 @@ impl<'b> Scanner<'_, 'b> {
     }
 
     fn ws(&mut self) {
-        let rest = &self.bytes[self.pos.min(self.bytes.len())..];
-        self.pos += rest
-            .iter()
-            .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
-            .unwrap_or(rest.len());
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.pos) {
+            self.pos += 1;
+        }
     }
 
-    fn expect(&mut self, byte: u8) -> Result<(), Abort> {
+    fn expect(&mut self, byte: u8) -> Scan<()> {
         if self.peek() == Some(byte) {
             self.pos += 1;
             Ok(())
@@ -241,7 +318,7 @@ impl<'b> Scanner<'_, 'b> {
         }
     }
 
-    fn value(&mut self, id: Option<SchemaId>) -> Result<(), Abort> {
+    fn value(&mut self, id: Option<SchemaId>) -> Scan<()> {
         if let Some(id) = id.filter(|id| self.ctx.schemas.node(*id).whole) {
             return self.tree(id);
         }
@@ -273,14 +350,15 @@ impl<'b> Scanner<'_, 'b> {
     }
 
     /// Scans a subtree (syntax and limits), then judges it whole with the tree validator.
-    fn tree(&mut self, id: SchemaId) -> Result<(), Abort> {
+    fn tree(&mut self, id: SchemaId) -> Scan<()> {
         let start = self.pos;
         self.value(None)?;
-        let value: Value =
-            serde_json::from_str(&self.text[start..self.pos]).map_err(|_| Abort::Syntax {
+        let value: Value = serde_json::from_str(&self.text[start..self.pos]).map_err(|_| {
+            self.ctx.abort(Abort::Syntax {
                 at: start,
                 eof: false,
-            })?;
+            })
+        })?;
         let root = self.ctx.pointer();
         let room = self.ctx.room.saturating_sub(self.ctx.found.len()).max(1);
         let mut found = Violations::new(room);
@@ -291,42 +369,63 @@ impl<'b> Scanner<'_, 'b> {
         self.ctx.check_stop()
     }
 
-    fn literal(&mut self, word: &[u8]) -> Result<(), Abort> {
+    fn literal(&mut self, word: &[u8]) -> Scan<()> {
         for b in word {
             self.expect(*b)?;
         }
         Ok(())
     }
 
-    fn number(&mut self) -> Result<Number, Abort> {
+    fn number(&mut self) -> Scan<Number> {
         let start = self.pos;
-        if self.peek() == Some(b'-') {
+        let negative = self.peek() == Some(b'-');
+        if negative {
             self.pos += 1;
         }
+        let mut mantissa = Mantissa::default();
         match self.peek() {
             Some(b'0') => self.pos += 1,
-            Some(b'1'..=b'9') => self.digits(),
+            Some(b'1'..=b'9') => self.digits(&mut mantissa),
             _ => return Err(self.syntax()),
         }
         let mut float = false;
+        let mut scale = 0i64;
         if self.peek() == Some(b'.') {
             self.pos += 1;
             if !matches!(self.peek(), Some(b'0'..=b'9')) {
                 return Err(self.syntax());
             }
-            self.digits();
+            let before = self.pos;
+            self.digits(&mut mantissa);
+            scale -= (self.pos - before) as i64;
             float = true;
         }
         if let Some(b'e' | b'E') = self.peek() {
             self.pos += 1;
-            if let Some(b'+' | b'-') = self.peek() {
-                self.pos += 1;
-            }
+            let minus = match self.peek() {
+                Some(b'-') => {
+                    self.pos += 1;
+                    true
+                }
+                Some(b'+') => {
+                    self.pos += 1;
+                    false
+                }
+                _ => false,
+            };
             if !matches!(self.peek(), Some(b'0'..=b'9')) {
                 return Err(self.syntax());
             }
-            self.digits();
+            let mut exponent = Mantissa::default();
+            self.digits(&mut exponent);
+            match exponent.exact() {
+                Some(e) if e <= 1_000 => scale += if minus { -(e as i64) } else { e as i64 },
+                _ => mantissa.overflow = true,
+            }
             float = true;
+        }
+        if let Some(n) = mantissa.number(negative, float, scale) {
+            return Ok(n);
         }
         let text = &self.text[start..self.pos];
         if !float {
@@ -340,50 +439,50 @@ impl<'b> Scanner<'_, 'b> {
         text.parse::<f64>()
             .ok()
             .and_then(Number::from_f64)
-            .ok_or(Abort::Syntax {
-                at: start,
-                eof: false,
+            .ok_or_else(|| {
+                self.ctx.abort(Abort::Syntax {
+                    at: start,
+                    eof: false,
+                })
             })
     }
 
-    fn digits(&mut self) {
-        let rest = &self.bytes[self.pos.min(self.bytes.len())..];
-        self.pos += rest
-            .iter()
-            .position(|b| !b.is_ascii_digit())
-            .unwrap_or(rest.len());
+    /// Scans a run of digits into `into`.
+    fn digits(&mut self, into: &mut Mantissa) {
+        while let Some(&b) = self.bytes.get(self.pos) {
+            if !b.is_ascii_digit() {
+                break;
+            }
+            into.push(b - b'0');
+            self.pos += 1;
+        }
     }
 
     /// A string token (at its opening quote), borrowed unless it has escapes.
-    fn string(&mut self) -> Result<Cow<'b, str>, Abort> {
+    fn string(&mut self) -> Scan<Cow<'b, str>> {
         self.pos += 1;
         let start = self.pos;
-        let rest = &self.bytes[start.min(self.bytes.len())..];
-        match rest
-            .iter()
-            .position(|b| *b == b'"' || *b == b'\\' || *b < 0x20)
-        {
-            None => {
-                self.pos = self.bytes.len();
-                Err(self.syntax())
+        let mut end = start;
+        while let Some(&b) = self.bytes.get(end) {
+            if STRING_STOP[usize::from(b)] {
+                break;
             }
-            Some(n) => {
-                self.pos = start + n;
-                match rest[n] {
-                    b'"' => {
-                        let s = &self.text[start..self.pos];
-                        self.pos += 1;
-                        Ok(Cow::Borrowed(s))
-                    }
-                    b'\\' => self.escaped(start).map(Cow::Owned),
-                    _ => Err(self.syntax()),
-                }
+            end += 1;
+        }
+        self.pos = end;
+        match self.peek() {
+            Some(b'"') => {
+                let s = &self.text[start..end];
+                self.pos += 1;
+                Ok(Cow::Borrowed(s))
             }
+            Some(b'\\') => self.escaped(start).map(Cow::Owned),
+            _ => Err(self.syntax()),
         }
     }
 
     /// The rest of a string with escapes, from `start` (its first character).
-    fn escaped(&mut self, start: usize) -> Result<String, Abort> {
+    fn escaped(&mut self, start: usize) -> Scan<String> {
         let mut out = String::from(&self.text[start..self.pos]);
         loop {
             let run = self.pos;
@@ -427,7 +526,7 @@ impl<'b> Scanner<'_, 'b> {
     }
 
     /// The character of a `\uXXXX` escape (after the `u`), joining surrogate pairs.
-    fn unicode_escape(&mut self) -> Result<char, Abort> {
+    fn unicode_escape(&mut self) -> Scan<char> {
         let high = self.hex4()?;
         let code = match high {
             0xD800..=0xDBFF => {
@@ -445,7 +544,7 @@ impl<'b> Scanner<'_, 'b> {
         char::from_u32(code).ok_or_else(|| self.syntax())
     }
 
-    fn hex4(&mut self) -> Result<u32, Abort> {
+    fn hex4(&mut self) -> Scan<u32> {
         let mut v = 0u32;
         for _ in 0..4 {
             let d = self
@@ -460,7 +559,7 @@ impl<'b> Scanner<'_, 'b> {
 
     /// After an element of an array or object: true at the closing `close`, false after a `,`
     /// (whitespace skipped either way).
-    fn after_element(&mut self, close: u8) -> Result<bool, Abort> {
+    fn after_element(&mut self, close: u8) -> Scan<bool> {
         self.ws();
         match self.peek() {
             Some(b',') => {
@@ -476,11 +575,13 @@ impl<'b> Scanner<'_, 'b> {
         }
     }
 
-    fn enter(&mut self) -> Result<(), Abort> {
+    fn enter(&mut self) -> Scan<()> {
         self.ctx.depth += 1;
         let max = self.ctx.limits.max_depth.min(MAX_SCAN_DEPTH);
         if self.ctx.depth > max {
-            return Err(Abort::Limit(format!("nested deeper than {max} levels")));
+            return Err(self
+                .ctx
+                .abort(Abort::Limit(format!("nested deeper than {max} levels"))));
         }
         Ok(())
     }
@@ -517,7 +618,7 @@ impl<'b> Scanner<'_, 'b> {
         true
     }
 
-    fn on_scalar(&mut self, id: Option<SchemaId>, s: Scalar<'_>) -> Result<(), Abort> {
+    fn on_scalar(&mut self, id: Option<SchemaId>, s: Scalar<'_>) -> Scan<()> {
         if self.common(id, s.type_bit(), Some(s)) {
             if let (Some(id), Scalar::Number(n)) = (id, s) {
                 let node = self.ctx.schemas.node(id);
@@ -528,12 +629,12 @@ impl<'b> Scanner<'_, 'b> {
         self.ctx.check_stop()
     }
 
-    fn on_string(&mut self, id: Option<SchemaId>, s: &str) -> Result<(), Abort> {
+    fn on_string(&mut self, id: Option<SchemaId>, s: &str) -> Scan<()> {
         let max = self.ctx.limits.max_string_length;
         if s.len() > max && s.chars().count() > max {
-            return Err(Abort::Limit(format!(
+            return Err(self.ctx.abort(Abort::Limit(format!(
                 "a string is longer than {max} characters"
-            )));
+            ))));
         }
         if self.common(id, types::STRING, Some(Scalar::Str(s))) {
             if let Some(id) = id {
@@ -545,7 +646,7 @@ impl<'b> Scanner<'_, 'b> {
         self.ctx.check_stop()
     }
 
-    fn array(&mut self, id: Option<SchemaId>) -> Result<(), Abort> {
+    fn array(&mut self, id: Option<SchemaId>) -> Scan<()> {
         self.pos += 1;
         self.enter()?;
         let schemas = self.ctx.schemas;
@@ -561,7 +662,9 @@ impl<'b> Scanner<'_, 'b> {
             loop {
                 let max = self.ctx.limits.max_array_items;
                 if count == max {
-                    return Err(Abort::Limit(format!("an array has more than {max} items")));
+                    return Err(self
+                        .ctx
+                        .abort(Abort::Limit(format!("an array has more than {max} items"))));
                 }
                 self.ctx.path.push(Segment::Index(count));
                 self.value(prefix.get(count).copied().or(items))?;
@@ -585,7 +688,7 @@ impl<'b> Scanner<'_, 'b> {
         self.ctx.check_stop()
     }
 
-    fn object(&mut self, id: Option<SchemaId>) -> Result<(), Abort> {
+    fn object(&mut self, id: Option<SchemaId>) -> Scan<()> {
         self.pos += 1;
         self.enter()?;
         let schemas = self.ctx.schemas;
@@ -606,15 +709,15 @@ impl<'b> Scanner<'_, 'b> {
                 count += 1;
                 if count > limits.max_properties {
                     let max = limits.max_properties;
-                    return Err(Abort::Limit(format!(
+                    return Err(self.ctx.abort(Abort::Limit(format!(
                         "an object has more than {max} properties"
-                    )));
+                    ))));
                 }
                 let max = limits.max_string_length;
                 if key.len() > max && key.chars().count() > max {
-                    return Err(Abort::Limit(format!(
+                    return Err(self.ctx.abort(Abort::Limit(format!(
                         "a property name is longer than {max} characters"
-                    )));
+                    ))));
                 }
                 self.ws();
                 self.expect(b':')?;
@@ -857,6 +960,82 @@ mod tests {
             compared += 1;
         }
         assert!(compared > 5_000, "{compared}");
+    }
+
+    /// The scanner's exact fast paths build the same numbers as parsing the text (the general
+    /// path, which `str::parse` rounds correctly).
+    #[test]
+    fn numbers_scan_as_the_text_parses() {
+        fn reference(text: &str) -> Option<Number> {
+            if !text.contains(['.', 'e', 'E']) {
+                if let Ok(i) = text.parse::<i64>() {
+                    return Some(i.into());
+                }
+                if let Ok(u) = text.parse::<u64>() {
+                    return Some(u.into());
+                }
+            }
+            text.parse::<f64>().ok().and_then(Number::from_f64)
+        }
+        let schemas = Schemas::default();
+        let limits = ShapeLimits {
+            max_depth: 4,
+            max_array_items: 4,
+            max_string_length: 4,
+            max_properties: 4,
+        };
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % n
+        };
+        let digits = |n: u64, next: &mut dyn FnMut(u64) -> u64| -> String {
+            (0..n).map(|_| char::from(b'0' + next(10) as u8)).collect()
+        };
+        let mut fast = 0;
+        for round in 0..200_000 {
+            let mut text = String::new();
+            if next(2) == 0 {
+                text.push('-');
+            }
+            let int = digits(1 + next(21), &mut next);
+            text.push_str(if int.starts_with('0') { "0" } else { &int });
+            if next(2) == 0 {
+                text.push('.');
+                text.push_str(&digits(1 + next(20), &mut next));
+            }
+            if next(3) == 0 {
+                text.push(['e', 'E'][next(2) as usize]);
+                text.push_str(["", "+", "-"][next(3) as usize]);
+                text.push_str(&next(if round % 100 == 0 { 2_000 } else { 40 }).to_string());
+            }
+            let mut scan = Scanner {
+                ctx: Ctx {
+                    schemas: &schemas,
+                    direction: Direction::Request,
+                    limits: &limits,
+                    found: Vec::new(),
+                    room: 1,
+                    path: Vec::new(),
+                    depth: 0,
+                    stop: None,
+                },
+                text: &text,
+                bytes: text.as_bytes(),
+                pos: 0,
+            };
+            let ours = scan.number().ok();
+            let theirs = reference(&text);
+            assert_eq!(ours, theirs, "{text}");
+            let bits = |n: &Option<Number>| n.as_ref().and_then(Number::as_f64).map(f64::to_bits);
+            assert_eq!(bits(&ours), bits(&theirs), "{text}");
+            if text.len() < 12 {
+                fast += 1;
+            }
+        }
+        assert!(fast > 10_000, "{fast}");
     }
 
     #[test]
