@@ -91,7 +91,9 @@ impl SetVar {
             (SetOp::Set, value)
         };
         Ok(Self {
-            name: Template::parse(key)?,
+            // TX keys are stored lowercase: the literal parts are lowered once, here (macro
+            // names are case-insensitive, so lowering them too changes nothing).
+            name: Template::parse(&key.to_ascii_lowercase())?,
             op,
             value: Template::parse(value)?,
         })

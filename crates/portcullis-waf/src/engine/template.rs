@@ -52,6 +52,15 @@ impl Template {
         self.parts.iter().all(|p| matches!(p, Part::Text(_)))
     }
 
+    /// Like [`expand`](Self::expand), but a text that is one macro alone
+    /// (`%{tx.critical_anomaly_score}`) borrows the variable's value instead of copying it.
+    pub fn expand_borrowing<'a>(&'a self, c: &'a Collections) -> Cow<'a, [u8]> {
+        match self.parts.as_slice() {
+            [Part::Var(v, k)] => c.first(*v, k.as_deref()).unwrap_or(Cow::Borrowed(b"")),
+            _ => self.expand(c),
+        }
+    }
+
     /// The text with every macro replaced by the variable's first value (empty when unset).
     pub fn expand<'a>(&'a self, c: &Collections) -> Cow<'a, [u8]> {
         match self.parts.as_slice() {
@@ -87,6 +96,10 @@ mod tests {
         let t = Template::parse("+%{tx.critical_anomaly_score} at %{MATCHED_VAR_NAME}%{tx.none}")
             .unwrap();
         assert_eq!(t.expand(&c).as_ref(), b"+5 at ARGS:q");
+        let alone = Template::parse("%{tx.critical_anomaly_score}").unwrap();
+        assert!(matches!(alone.expand_borrowing(&c), Cow::Borrowed(b"5")));
+        let unset = Template::parse("%{tx.none}").unwrap();
+        assert_eq!(unset.expand_borrowing(&c).as_ref(), b"");
         assert!(Template::parse("plain").unwrap().is_literal());
         assert!(Template::parse("%{nope.x}").is_err());
     }

@@ -389,7 +389,8 @@ impl Transaction {
         use std::io::Write as _;
         for s in &rule.setvars {
             let name = s.name.expand(&self.c);
-            let key = if name.iter().any(u8::is_ascii_uppercase) {
+            // Literal parts were lowered at load; only expanded macros can bring capitals.
+            let key = if !s.name.is_literal() && name.iter().any(u8::is_ascii_uppercase) {
                 Cow::Owned(name.to_ascii_lowercase())
             } else {
                 name
@@ -398,8 +399,11 @@ impl Transaction {
                 self.c.tx.remove(key.as_ref());
                 continue;
             }
-            let value = s.value.expand(&self.c);
-            let delta = (s.op != SetOp::Set).then(|| number(&value));
+            let delta = (s.op != SetOp::Set).then(|| number(&s.value.expand_borrowing(&self.c)));
+            let value = match s.op {
+                SetOp::Set => s.value.expand(&self.c),
+                _ => Cow::Borrowed(&[][..]),
+            };
             let slot = match self.c.tx.get_mut(key.as_ref()) {
                 Some(slot) => slot,
                 None => self.c.tx.entry(key.into_owned()).or_default(),
@@ -429,10 +433,8 @@ impl Transaction {
 
     /// The values of `rule`'s targets that its operator matches.
     fn hits(&self, head: &Rule, rule: &Rule) -> Vec<Hit> {
-        let argument = rule
-            .argument
-            .as_ref()
-            .map(|t| String::from_utf8_lossy(&t.expand(&self.c)).into_owned());
+        let expanded = rule.argument.as_ref().map(|t| t.expand_borrowing(&self.c));
+        let argument = expanded.as_deref().map(String::from_utf8_lossy);
         let mut hits = Vec::new();
         let mut test = |name: &dyn Fn() -> Vec<u8>, value: &[u8]| {
             if let Some((value, captures)) = self.test(rule, value, argument.as_deref()) {
