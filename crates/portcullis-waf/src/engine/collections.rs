@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::ops::Deref;
 
 use super::variables::{Key, Target, Var};
@@ -197,7 +198,16 @@ impl Collections {
                     }
                     return;
                 }
-                for (k, v) in &self.tx {
+                // TX is sorted: a selector with a required prefix seeks to it.
+                let prefix: &[u8] = match key {
+                    Key::Pattern(_, p) => p,
+                    _ => b"",
+                };
+                let members = self
+                    .tx
+                    .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
+                    .take_while(|(k, _)| k.starts_with(prefix));
+                for (k, v) in members {
                     if (min_class == 0 || class_of(v) >= min_class)
                         && key.selects(k)
                         && !excluded(var, Some(k))

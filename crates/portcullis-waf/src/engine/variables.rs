@@ -86,8 +86,32 @@ pub enum Key {
     All,
     /// The member with this name, lowercase (compared ASCII case-insensitively).
     Name(Vec<u8>),
-    /// Members whose name matches.
-    Pattern(Regex),
+    /// Members whose name matches, and the lowercase literal every such name starts with
+    /// (empty when the pattern has none), so sorted collections can seek instead of scan.
+    Pattern(Regex, Vec<u8>),
+}
+
+/// The literal a `^...` selector pattern requires at the start of every name it matches,
+/// lowercase (selectors match case-insensitively). Conservative: empty unless the pattern
+/// starts with `^` and a run of plain characters, and has no alternation; a character made
+/// optional or repeatable by a quantifier after it is left out.
+fn required_prefix(pattern: &str) -> Vec<u8> {
+    let Some(rest) = pattern.strip_prefix('^') else {
+        return Vec::new();
+    };
+    if pattern.contains('|') {
+        return Vec::new();
+    }
+    let bytes = rest.as_bytes();
+    let run = bytes
+        .iter()
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+        .count();
+    let keep = match bytes.get(run) {
+        Some(b'?' | b'*' | b'{') => run.saturating_sub(1),
+        _ => run,
+    };
+    bytes[..keep].to_ascii_lowercase()
 }
 
 impl Key {
@@ -96,7 +120,7 @@ impl Key {
         match self {
             Self::All => true,
             Self::Name(n) => n.eq_ignore_ascii_case(name),
-            Self::Pattern(re) => re.is_match(name),
+            Self::Pattern(re, _) => re.is_match(name),
         }
     }
 
@@ -104,7 +128,7 @@ impl Key {
         match (self, other) {
             (Self::All, Self::All) => true,
             (Self::Name(a), Self::Name(b)) => a.eq_ignore_ascii_case(b),
-            (Self::Pattern(a), Self::Pattern(b)) => a.as_str() == b.as_str(),
+            (Self::Pattern(a, _), Self::Pattern(b, _)) => a.as_str() == b.as_str(),
             _ => false,
         }
     }
@@ -141,6 +165,7 @@ impl Target {
                     .size_limit(1 << 20)
                     .build()
                     .map_err(|e| format!("selector /{r}/: {e}"))?,
+                required_prefix(r),
             ),
         };
         Ok(Self {
@@ -172,5 +197,26 @@ impl Target {
     /// Whether two targets name the same thing (for removing a target from a rule).
     pub fn same(&self, other: &Self) -> bool {
         self.var == other.var && self.count == other.count && self.key.same(&other.key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selector_prefixes_are_only_what_every_match_starts_with() {
+        assert_eq!(
+            required_prefix("^header_name_920450_"),
+            b"header_name_920450_"
+        );
+        assert_eq!(required_prefix("^Header-X+"), b"header-x");
+        assert_eq!(required_prefix("^abc?d"), b"ab");
+        assert_eq!(required_prefix("^ab{0,2}"), b"a");
+        assert_eq!(required_prefix("^ab*"), b"a");
+        assert_eq!(required_prefix("^ab\\.c"), b"ab");
+        assert_eq!(required_prefix("^abc|^xyz"), b"");
+        assert_eq!(required_prefix("abc"), b"");
+        assert_eq!(required_prefix("(?i)^abc"), b"");
     }
 }
