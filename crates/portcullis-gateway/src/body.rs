@@ -79,7 +79,10 @@ pub struct RequestBody {
     inner: Option<Incoming>,
     read: Option<Bytes>,
     remaining: u64,
-    deadline: Option<Pin<Box<Sleep>>>,
+    deadline: Option<Instant>,
+    /// The deadline's timer, armed the first time the body makes us wait (a body that is
+    /// already buffered, the usual case for small ones, never touches the timer wheel).
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl RequestBody {
@@ -90,6 +93,7 @@ impl RequestBody {
             read: None,
             remaining: 0,
             deadline: None,
+            timer: None,
         }
     }
 
@@ -110,7 +114,8 @@ impl RequestBody {
             inner: Some(incoming),
             read: None,
             remaining: limit,
-            deadline: Some(Box::pin(tokio::time::sleep_until(deadline))),
+            deadline: Some(deadline),
+            timer: None,
         }
     }
 }
@@ -130,13 +135,19 @@ impl Body for RequestBody {
         let Some(inner) = this.inner.as_mut() else {
             return Poll::Ready(None);
         };
-        if let Some(deadline) = this.deadline.as_mut() {
-            if deadline.as_mut().poll(cx).is_ready() {
-                this.inner = None;
-                return Poll::Ready(Some(Err(BodyError::TimedOut)));
+        let Poll::Ready(frame) = Pin::new(inner).poll_frame(cx) else {
+            // Waiting on the client: now the deadline counts.
+            if let Some(at) = this.deadline {
+                let timer = this
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+                if timer.as_mut().poll(cx).is_ready() {
+                    this.inner = None;
+                    return Poll::Ready(Some(Err(BodyError::TimedOut)));
+                }
             }
-        }
-        let frame = ready!(Pin::new(inner).poll_frame(cx));
+            return Poll::Pending;
+        };
         match frame {
             None => {
                 this.inner = None;

@@ -5,8 +5,10 @@
 //! not, gets the security headers and the request id.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::task::Poll;
 
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, Version};
@@ -321,9 +323,9 @@ async fn serve(
             if readers.is_empty() {
                 response = Response::from_parts(head, body);
             } else {
-                let deadline = Instant::now() + rt.limits.request_timeout;
+                let timeout = rt.limits.request_timeout;
                 let mut bytes =
-                    match read_response_body(body, route.max_response_bytes, deadline).await {
+                    match read_response_body(body, route.max_response_bytes, timeout).await {
                         Ok(b) => b,
                         Err(refusal) => return ctx.refuse(refusal, Some(&route), None),
                     };
@@ -386,10 +388,17 @@ async fn read_request_body(
 async fn read_response_body(
     body: ProxyBody,
     limit: u64,
-    deadline: Instant,
+    timeout: std::time::Duration,
 ) -> Result<bytes::Bytes, Refusal> {
     let limited = http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
-    match tokio::time::timeout_at(deadline, http_body_util::BodyExt::collect(limited)).await {
+    let mut collect = std::pin::pin!(http_body_util::BodyExt::collect(limited));
+    // A small body usually came with the head: take it without arming a timer.
+    let first = std::future::poll_fn(|cx| Poll::Ready(collect.as_mut().poll(cx))).await;
+    let read = match first {
+        Poll::Ready(done) => Ok(done),
+        Poll::Pending => tokio::time::timeout(timeout, collect).await,
+    };
+    match read {
         Ok(Ok(c)) => Ok(c.to_bytes()),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(Refusal::InvalidResponse),
         Ok(Err(_)) => Err(Refusal::UpstreamUnavailable),

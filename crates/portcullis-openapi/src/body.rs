@@ -36,7 +36,12 @@ pub(crate) fn essence(content_type: &str) -> String {
 
 /// The `type/subtype` of a Content-Type value as written (compare it ignoring case).
 fn raw_essence(content_type: &str) -> &str {
-    content_type.split(';').next().unwrap_or("").trim()
+    // A byte loop: content types are short, and `split` sets up a memchr search per call.
+    let end = content_type
+        .bytes()
+        .position(|b| b == b';')
+        .unwrap_or(content_type.len());
+    content_type[..end].trim()
 }
 
 /// How a media type is parsed (case ignored; parameters allowed).
@@ -60,7 +65,7 @@ pub(crate) fn kind_of(content_type: &str) -> MediaKind {
 /// Ranges are stored lowercase; the request's type is compared ignoring case, without copying.
 pub(crate) fn find<'m>(media: &'m [Media], content_type: &str) -> Option<&'m Media> {
     let e = raw_essence(content_type);
-    let major = e.split('/').next().unwrap_or("");
+    let major = &e[..e.bytes().position(|b| b == b'/').unwrap_or(e.len())];
     media
         .iter()
         .find(|m| m.range.eq_ignore_ascii_case(e))
