@@ -7,6 +7,7 @@ use regex::{Regex, RegexBuilder};
 use serde_json::{Map, Value};
 
 use super::format::Format;
+use super::pattern::Pattern;
 use super::{types, Bound, Extra, Node, SchemaId, Schemas};
 use crate::document::{Documents, Loc};
 use crate::error::SpecError;
@@ -184,7 +185,7 @@ impl<'d> Compiler<'d> {
         n.read_only = self.flag(loc, m, "readOnly");
         n.write_only = self.flag(loc, m, "writeOnly");
         if let Some(p) = m.get("pattern") {
-            n.pattern = self.pattern(&loc.child("pattern"), p);
+            n.pattern = self.pattern(&loc.child("pattern"), p).map(Pattern::new);
         }
         if let Some(f) = m.get("format") {
             match f {

@@ -13,6 +13,7 @@
 
 mod compile;
 pub(crate) mod format;
+mod pattern;
 mod rules;
 mod stream;
 mod strip;
@@ -27,6 +28,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use format::Format;
+use pattern::Pattern;
 
 /// Index of a node in a [`Schemas`] table.
 pub(crate) type SchemaId = u32;
@@ -95,7 +97,7 @@ pub(crate) struct Node {
     pub constant: Option<Value>,
     pub min_length: Option<u64>,
     pub max_length: Option<u64>,
-    pub pattern: Option<Regex>,
+    pub pattern: Option<Pattern>,
     pub format: Option<Format>,
     pub minimum: Option<Bound>,
     pub maximum: Option<Bound>,
