@@ -898,8 +898,8 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn streaming_and_tree_validation_agree() {
+    /// The v31 fixture's `createItem` body: its schemas, the body schema, and tight limits.
+    fn create_item() -> (Schemas, SchemaId, ShapeLimits) {
         let text = include_str!("../../tests/fixtures/v31.yaml");
         let spec = crate::Spec::parse(
             text,
@@ -919,6 +919,12 @@ mod tests {
             max_string_length: 12,
             max_properties: 8,
         };
+        ((*op.schemas).clone(), id, limits)
+    }
+
+    #[test]
+    fn streaming_and_tree_validation_agree() {
+        let (schemas, id, limits) = create_item();
         let seeds: [&[u8]; 7] = [
             br#"{"name": "pen", "price": 1.5, "note": null, "owner": {"name": "ann", "email": "a@b.io"}}"#,
             br#"{"id": 3, "name": "Pen!", "price": 0, "extra": [1, 2, {"a": "b"}], "secret": "x"}"#,
@@ -939,7 +945,6 @@ mod tests {
             b"{", b"}", b"[", b"]", b",", b"\"", b":", b"1", b"\"k\": ", b"null", b"\\u", b"\\",
             b"e", b".", b"-", b"0",
         ];
-        let schemas = (*op.schemas).clone();
         let mut compared = 0;
         for round in 0..20_000 {
             let mut body = seeds[round % seeds.len()].to_vec();
@@ -1056,30 +1061,12 @@ mod tests {
     /// A key written with escapes is reported under its decoded name.
     #[test]
     fn escaped_keys_are_decoded_in_pointers() {
-        let text = include_str!("../../tests/fixtures/v31.yaml");
-        let spec = crate::Spec::parse(
-            text,
-            std::path::Path::new("v31.yaml"),
-            &crate::Options::default(),
-        )
-        .unwrap();
-        let op = spec
-            .operations
-            .iter()
-            .find(|o| o.id.as_deref() == Some("createItem"))
-            .unwrap();
-        let id = op.body.as_ref().unwrap().media[0].schema.unwrap();
-        let limits = ShapeLimits {
-            max_depth: 6,
-            max_array_items: 5,
-            max_string_length: 12,
-            max_properties: 8,
-        };
-        let got = streamed(&op.schemas, id, br#"{"n\u0061me": 7, "price": 1}"#, &limits);
+        let (schemas, id, limits) = create_item();
+        let got = streamed(&schemas, id, br#"{"n\u0061me": 7, "price": 1}"#, &limits);
         assert!(got.iter().any(|v| v.starts_with("/body/name ")), "{got:?}");
         assert_eq!(
             got,
-            tree(&op.schemas, id, br#"{"n\u0061me": 7, "price": 1}"#, &limits)
+            tree(&schemas, id, br#"{"n\u0061me": 7, "price": 1}"#, &limits)
         );
     }
 
