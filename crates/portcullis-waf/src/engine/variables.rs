@@ -94,7 +94,8 @@ pub enum Key {
 /// The literal a `^...` selector pattern requires at the start of every name it matches,
 /// lowercase (selectors match case-insensitively). Conservative: empty unless the pattern
 /// starts with `^` and a run of plain characters, and has no alternation; a character made
-/// optional or repeatable by a quantifier after it is left out.
+/// optional or repeatable by a quantifier after it is left out, and the run stops before `k`
+/// and `s` (Unicode case folding also matches `K` and `ſ` there, which no ASCII prefix covers).
 fn required_prefix(pattern: &str) -> Vec<u8> {
     let Some(rest) = pattern.strip_prefix('^') else {
         return Vec::new();
@@ -105,7 +106,10 @@ fn required_prefix(pattern: &str) -> Vec<u8> {
     let bytes = rest.as_bytes();
     let run = bytes
         .iter()
-        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+        .take_while(|b| {
+            (b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
+                && !matches!(b.to_ascii_lowercase(), b'k' | b's')
+        })
         .count();
     let keep = match bytes.get(run) {
         Some(b'?' | b'*' | b'{') => run.saturating_sub(1),
@@ -218,5 +222,7 @@ mod tests {
         assert_eq!(required_prefix("^abc|^xyz"), b"");
         assert_eq!(required_prefix("abc"), b"");
         assert_eq!(required_prefix("(?i)^abc"), b"");
+        assert_eq!(required_prefix("^header_mask"), b"header_ma");
+        assert_eq!(required_prefix("^task"), b"ta");
     }
 }
