@@ -55,7 +55,7 @@ impl<'d> Compiler<'d> {
 
     /// The compiled table.
     pub(crate) fn finish(self) -> (Schemas, Vec<SpecError>) {
-        (Schemas { nodes: self.nodes }, self.errors)
+        (Schemas::new(self.nodes), self.errors)
     }
 
     /// A node that accepts anything.

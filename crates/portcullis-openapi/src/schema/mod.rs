@@ -109,6 +109,8 @@ pub(crate) struct Node {
     pub unique_items: bool,
     /// Declared properties, sorted by name.
     pub properties: Box<[(Box<str>, SchemaId)]>,
+    /// The [`KeyTag`] of each declared property (filled when the table is built).
+    pub property_tags: Box<[KeyTag]>,
     pub required: Box<[Box<str>]>,
     /// For each declared property, its index in `required`.
     pub property_required: Box<[Option<u32>]>,
@@ -151,6 +153,7 @@ impl Default for Node {
             max_items: None,
             unique_items: false,
             properties: Box::new([]),
+            property_tags: Box::new([]),
             required: Box::new([]),
             property_required: Box::new([]),
             pattern_properties: Box::new([]),
@@ -178,16 +181,30 @@ impl Node {
 
     /// The index in `properties` of property `name`.
     pub(crate) fn property_index(&self, name: &str) -> Option<usize> {
-        // Most objects declare a handful of properties: comparing lengths (then bytes) beats
-        // the ordered comparisons of a binary search there.
-        if self.properties.len() <= 16 {
-            return self
-                .properties
+        self.find_property(name.as_bytes(), KeyTag::of(name.as_bytes()), usize::MAX)
+    }
+
+    /// The index in `properties` of the property named `name`, whose tag is `tag`, trying index
+    /// `guess` first (objects in an array tend to repeat their keys in the same order).
+    #[inline(always)]
+    pub(crate) fn find_property(&self, name: &[u8], tag: KeyTag, guess: usize) -> Option<usize> {
+        let tags = &self.property_tags;
+        // Tags are equal for names that share their length and first eight bytes.
+        let tail_eq =
+            |i: usize| name.len() <= 8 || self.properties[i].0.as_bytes()[8..] == name[8..];
+        if tags.get(guess) == Some(&tag) && tail_eq(guess) {
+            return Some(guess);
+        }
+        // Most objects declare a handful of properties: a scan of the tags beats the ordered
+        // comparisons of a binary search there.
+        if tags.len() <= 32 {
+            return tags
                 .iter()
-                .position(|(k, _)| short_eq(k.as_bytes(), name.as_bytes()));
+                .enumerate()
+                .position(|(i, t)| *t == tag && tail_eq(i));
         }
         self.properties
-            .binary_search_by(|(k, _)| (**k).cmp(name))
+            .binary_search_by(|(k, _)| k.as_bytes().cmp(name))
             .ok()
     }
 
@@ -205,20 +222,135 @@ impl Node {
     }
 }
 
-/// Byte equality that skips the `memcmp` call for short keys (property names usually are).
-fn short_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && (a.len() > 16 && a == b || a.iter().zip(b).all(|(x, y)| x == y))
+/// A property name's length and first eight bytes (zero-padded): equal names have equal tags,
+/// and comparing tags settles most lookups in one comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct KeyTag {
+    head: u64,
+    len: usize,
+}
+
+impl KeyTag {
+    /// The tag of `name`.
+    pub(crate) fn of(name: &[u8]) -> Self {
+        let mut head = [0u8; 8];
+        let n = name.len().min(8);
+        head[..n].copy_from_slice(&name[..n]);
+        Self {
+            head: u64::from_le_bytes(head),
+            len: name.len(),
+        }
+    }
+
+    /// The tag of the `len` bytes at `start` in `text`, read as one word when `text` has eight
+    /// bytes there.
+    #[inline(always)]
+    pub(crate) fn within(text: &[u8], start: usize, len: usize) -> Self {
+        match text.get(start..start + 8) {
+            Some(word) => {
+                let word = u64::from_le_bytes(word.try_into().unwrap_or_default());
+                let head = if len >= 8 {
+                    word
+                } else {
+                    word & ((1u64 << (8 * len)) - 1)
+                };
+                Self { head, len }
+            }
+            None => Self::of(&text[start..start + len]),
+        }
+    }
+}
+
+/// What the scanner needs first about a node, packed small: the types it accepts and which
+/// kinds of rules it has beyond the type. A value that passes these needs no other look.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Hot {
+    /// Accepted [`types`] bits (all of them for "any type"; none for the `false` schema).
+    pub accepts: u8,
+    /// [`hot`] bits.
+    pub rules: u8,
+}
+
+/// The rule kinds of [`Hot::rules`].
+pub(crate) mod hot {
+    /// The value is judged whole by the tree validator.
+    pub const WHOLE: u8 = 1;
+    /// `enum`, `const`, or the `false` schema.
+    pub const SCALAR: u8 = 2;
+    /// Length, `pattern` or `format` rules for strings.
+    pub const STRING: u8 = 4;
+    /// Bounds, `multipleOf` or `format` rules for numbers.
+    pub const NUMBER: u8 = 8;
+    /// `readOnly`: refused in requests.
+    pub const READ_ONLY: u8 = 16;
+    /// `writeOnly`: refused in responses.
+    pub const WRITE_ONLY: u8 = 32;
+}
+
+impl Hot {
+    fn of(node: &Node) -> Self {
+        let accepts = match node.types {
+            _ if node.never => 0,
+            0 => u8::MAX,
+            t => t,
+        };
+        let mut rules = 0;
+        let flag = |on: bool, bit: u8| if on { bit } else { 0 };
+        rules |= flag(node.whole, hot::WHOLE);
+        rules |= flag(
+            node.never || node.enumeration.is_some() || node.constant.is_some(),
+            hot::SCALAR,
+        );
+        rules |= flag(
+            node.min_length.is_some()
+                || node.max_length.is_some()
+                || node.pattern.is_some()
+                || node.format.is_some(),
+            hot::STRING,
+        );
+        rules |= flag(
+            node.minimum.is_some()
+                || node.maximum.is_some()
+                || node.multiple_of.is_some()
+                || node.format.is_some(),
+            hot::NUMBER,
+        );
+        rules |= flag(node.read_only, hot::READ_ONLY);
+        rules |= flag(node.write_only, hot::WRITE_ONLY);
+        Self { accepts, rules }
+    }
 }
 
 /// The compiled schemas of a spec.
 #[derive(Debug, Clone, Default)]
 pub struct Schemas {
-    pub(crate) nodes: Vec<Node>,
+    nodes: Vec<Node>,
+    /// [`Hot`] of each node, in a dense table of its own.
+    hot: Vec<Hot>,
 }
 
 impl Schemas {
+    /// The table of `nodes`, with what is derived from them.
+    pub(crate) fn new(mut nodes: Vec<Node>) -> Self {
+        for node in &mut nodes {
+            node.property_tags = node
+                .properties
+                .iter()
+                .map(|(k, _)| KeyTag::of(k.as_bytes()))
+                .collect();
+        }
+        let hot = nodes.iter().map(Hot::of).collect();
+        Self { nodes, hot }
+    }
+
     pub(crate) fn node(&self, id: SchemaId) -> &Node {
         &self.nodes[id as usize]
+    }
+
+    /// The [`Hot`] summary of node `id`.
+    #[inline]
+    pub(crate) fn hot(&self, id: SchemaId) -> Hot {
+        self.hot[id as usize]
     }
 
     /// The schema of property `name` of an object valid for node `id`: declared on it, on a

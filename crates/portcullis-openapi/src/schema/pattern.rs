@@ -4,7 +4,8 @@
 
 use regex::Regex;
 use regex_automata::dfa::{dense, Automaton};
-use regex_automata::Input;
+use regex_automata::util::primitives::StateID;
+use regex_automata::util::start;
 
 /// Largest dense DFA kept for one pattern; bigger ones use the regex engine.
 const MAX_DFA_BYTES: usize = 64 << 10;
@@ -13,7 +14,9 @@ const MAX_DFA_BYTES: usize = 64 << 10;
 #[derive(Debug, Clone)]
 pub(crate) struct Pattern {
     re: Regex,
-    dfa: Option<dense::DFA<Vec<u32>>>,
+    /// The DFA and its start state at the beginning of a text (boxed: the DFA's own struct is
+    /// large, and schema nodes stay small when they only point to it).
+    dfa: Option<Box<(dense::DFA<Vec<u32>>, StateID)>>,
 }
 
 impl Pattern {
@@ -27,20 +30,45 @@ impl Pattern {
                     .unicode_word_boundary(true),
             )
             .build(re.as_str())
-            .ok();
+            .ok()
+            .and_then(|dfa| {
+                let start = dfa.start_state(&start::Config::new()).ok()?;
+                Some(Box::new((dfa, start)))
+            });
         Self { re, dfa }
     }
 
     /// Whether `s` contains a match.
     pub(crate) fn is_match(&self, s: &str) -> bool {
-        if let Some(dfa) = &self.dfa {
-            // An error means the DFA gave up (a Unicode word boundary next to non-ASCII text).
-            if let Ok(found) = dfa.try_search_fwd(&Input::new(s).earliest(true)) {
-                return found.is_some();
+        if let Some(compiled) = &self.dfa {
+            let (dfa, start) = &**compiled;
+            if let Some(found) = walk(dfa, *start, s.as_bytes()) {
+                return found;
             }
         }
         self.re.is_match(s)
     }
+}
+
+/// Runs `dfa` from `start` over `text` and says whether it matched anywhere, stopping at the
+/// first match; `None` when the DFA gave up (a Unicode word boundary next to non-ASCII text).
+fn walk(dfa: &dense::DFA<Vec<u32>>, start: StateID, text: &[u8]) -> Option<bool> {
+    let mut state = start;
+    for &b in text {
+        state = dfa.next_state(state, b);
+        if dfa.is_special_state(state) {
+            if dfa.is_match_state(state) {
+                return Some(true);
+            }
+            if dfa.is_dead_state(state) {
+                return Some(false);
+            }
+            if dfa.is_quit_state(state) {
+                return None;
+            }
+        }
+    }
+    Some(dfa.is_match_state(dfa.next_eoi_state(state)))
 }
 
 #[cfg(test)]

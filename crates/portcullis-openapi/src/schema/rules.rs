@@ -7,7 +7,12 @@ use super::{types, Node};
 
 /// Reports each way string `s` breaks `node`'s string rules.
 pub(crate) fn string_faults(node: &Node, s: &str, fail: &mut impl FnMut(String)) {
-    if node.min_length.is_some() || node.max_length.is_some() {
+    // A string has at most as many characters as bytes, and at least a quarter as many: count
+    // them only when that does not settle the bounds.
+    let bytes = s.len() as u64;
+    let settled = node.max_length.is_none_or(|max| bytes <= max)
+        && node.min_length.is_none_or(|min| bytes / 4 >= min);
+    if !settled {
         let len = s.chars().count() as u64;
         if let Some(min) = node.min_length.filter(|m| len < *m) {
             fail(format!("shorter than {min} characters"));
@@ -117,5 +122,45 @@ pub(crate) fn canonical(v: &Value) -> String {
     match v {
         Value::Number(n) => n.as_f64().map_or_else(|| n.to_string(), |f| f.to_string()),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Lengths are counted in characters, including when the byte length alone looks decisive.
+    #[test]
+    fn lengths_count_characters() {
+        let node = |min, max| Node {
+            min_length: min,
+            max_length: max,
+            ..Node::default()
+        };
+        let faults = |node: &Node, s: &str| {
+            let mut found = Vec::new();
+            string_faults(node, s, &mut |r| found.push(r));
+            found
+        };
+        let cases: &[(Option<u64>, Option<u64>, &str, usize)] = &[
+            (None, Some(3), "ééé", 0),
+            (None, Some(3), "éééé", 1),
+            (None, Some(3), "abc", 0),
+            (None, Some(3), "abcd", 1),
+            (Some(2), None, "é", 1),
+            (Some(2), None, "éé", 0),
+            (Some(2), None, "😀", 1),
+            (Some(1), None, "😀", 0),
+            (Some(1), None, "", 1),
+            (Some(2), Some(2), "😀😀", 0),
+            (Some(3), Some(3), "😀😀", 1),
+        ];
+        for (min, max, s, n) in cases {
+            assert_eq!(
+                faults(&node(*min, *max), s).len(),
+                *n,
+                "{min:?}..{max:?} {s:?}"
+            );
+        }
     }
 }

@@ -17,7 +17,7 @@ use std::cmp::Ordering;
 use serde_json::{Number, Value};
 
 use super::rules::{self, bit_name};
-use super::{types, Direction, Extra, Node, SchemaId, Schemas, Validator};
+use super::{hot, types, Direction, Extra, KeyTag, Node, SchemaId, Schemas, Validator};
 use crate::limits::ShapeLimits;
 use crate::violation::{safe_segment, Violation, Violations};
 
@@ -135,8 +135,35 @@ static STRING_STOP: [bool; 256] = {
     t
 };
 
+/// Where the plain run of a string that starts at `start` ends: the first [`STRING_STOP`] byte
+/// at or after it, or the end. Eight bytes are tested at a time (the classic "has a zero byte"
+/// word tricks); each mask's lowest set bit is exact, so the lowest of their union is the stop.
+fn plain_run(bytes: &[u8], start: usize) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGHS;
+    let mut at = start;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let w = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        let stops = below(w ^ (ONES * u64::from(b'"')), 1)
+            | below(w ^ (ONES * u64::from(b'\\')), 1)
+            | below(w, 0x20);
+        if stops != 0 {
+            return at + (stops.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    while let Some(&b) = bytes.get(at) {
+        if STRING_STOP[usize::from(b)] {
+            break;
+        }
+        at += 1;
+    }
+    at
+}
+
 /// Exact powers of ten as `f64` (10^22 is the largest that is exact).
-const POW10: [f64; 23] = [
+static POW10: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
@@ -315,7 +342,11 @@ impl<'b> Scanner<'_, 'b> {
     }
 
     fn ws(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.pos) {
+        // Every whitespace byte is at most a space: one comparison settles the usual byte.
+        while let Some(&b) = self.bytes.get(self.pos) {
+            if b > b' ' || !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                break;
+            }
             self.pos += 1;
         }
     }
@@ -330,7 +361,7 @@ impl<'b> Scanner<'_, 'b> {
     }
 
     fn value(&mut self, id: Option<SchemaId>) -> Scan<()> {
-        if let Some(id) = id.filter(|id| self.ctx.schemas.node(*id).whole) {
+        if let Some(id) = id.filter(|id| self.ctx.schemas.hot(*id).rules & hot::WHOLE != 0) {
             return self.tree(id);
         }
         match self.peek() {
@@ -469,24 +500,25 @@ impl<'b> Scanner<'_, 'b> {
         }
     }
 
-    /// A string token (at its opening quote), borrowed unless it has escapes.
+    /// A string token (at its opening quote), borrowed unless it has escapes. Inlined: it runs
+    /// for every key and string value, and a call costs more than its plain path.
+    #[inline(always)]
     fn string(&mut self) -> Scan<Cow<'b, str>> {
-        self.pos += 1;
-        let start = self.pos;
-        let mut end = start;
-        while let Some(&b) = self.bytes.get(end) {
-            if STRING_STOP[usize::from(b)] {
-                break;
-            }
-            end += 1;
+        let start = self.pos + 1;
+        let end = plain_run(self.bytes, start);
+        if self.bytes.get(end) == Some(&b'"') {
+            self.pos = end + 1;
+            return Ok(Cow::Borrowed(&self.text[start..end]));
         }
         self.pos = end;
+        self.string_tail(start)
+    }
+
+    /// The rest of a string token whose plain run (from `start`) did not end at its closing
+    /// quote: escapes, or a syntax error.
+    #[inline(never)]
+    fn string_tail(&mut self, start: usize) -> Scan<Cow<'b, str>> {
         match self.peek() {
-            Some(b'"') => {
-                let s = &self.text[start..end];
-                self.pos += 1;
-                Ok(Cow::Borrowed(s))
-            }
             Some(b'\\') => self.escaped(start).map(Cow::Owned),
             _ => Err(self.syntax()),
         }
@@ -629,9 +661,46 @@ impl<'b> Scanner<'_, 'b> {
         true
     }
 
+    /// Whether node `id` accepts scalar `s` of type `bit` as far as type, `enum` and `const` go
+    /// (reported when not), asking [`Self::common`] only when the node has such rules.
+    #[inline]
+    fn typed(&mut self, id: SchemaId, bit: u8, s: Scalar<'_>) -> bool {
+        let h = self.ctx.schemas.hot(id);
+        if h.accepts & bit != 0 && h.rules & hot::SCALAR == 0 {
+            return true;
+        }
+        self.common(Some(id), bit, Some(s))
+    }
+
+    /// Whether node `id` accepts a container of type `bit` (reported when not). `enum` and
+    /// `const` on containers make a node [`hot::WHOLE`], so the type is all there is to check.
+    fn container_typed(&mut self, id: Option<SchemaId>, bit: u8) -> bool {
+        match id {
+            Some(id) if self.ctx.schemas.hot(id).accepts & bit == 0 => {
+                self.common(Some(id), bit, None)
+            }
+            _ => true,
+        }
+    }
+
     fn on_scalar(&mut self, id: Option<SchemaId>, s: Scalar<'_>) -> Scan<()> {
-        if self.common(id, s.type_bit(), Some(s)) {
-            if let (Some(id), Scalar::Number(n)) = (id, s) {
+        let Some(id) = id else { return Ok(()) };
+        let h = self.ctx.schemas.hot(id);
+        let (accepted, rules) = match s {
+            Scalar::Number(_) => (h.accepts & types::NUMBER != 0, hot::SCALAR | hot::NUMBER),
+            _ => (h.accepts & s.type_bit() != 0, hot::SCALAR),
+        };
+        if accepted && h.rules & rules == 0 {
+            return Ok(());
+        }
+        self.scalar_rules(id, s)
+    }
+
+    /// Every rule of node `id` on scalar `s`: the path taken when [`super::Hot`] cannot settle it.
+    #[inline(never)]
+    fn scalar_rules(&mut self, id: SchemaId, s: Scalar<'_>) -> Scan<()> {
+        if self.typed(id, s.type_bit(), s) {
+            if let Scalar::Number(n) = s {
                 let node = self.ctx.schemas.node(id);
                 let ctx = &mut self.ctx;
                 rules::number_faults(node, n, &mut |r| ctx.fail(r));
@@ -647,12 +716,21 @@ impl<'b> Scanner<'_, 'b> {
                 "a string is longer than {max} characters"
             ))));
         }
-        if self.common(id, types::STRING, Some(Scalar::Str(s))) {
-            if let Some(id) = id {
-                let node = self.ctx.schemas.node(id);
-                let ctx = &mut self.ctx;
-                rules::string_faults(node, s, &mut |r| ctx.fail(r));
-            }
+        let Some(id) = id else { return Ok(()) };
+        let h = self.ctx.schemas.hot(id);
+        if h.accepts & types::STRING != 0 && h.rules & (hot::SCALAR | hot::STRING) == 0 {
+            return Ok(());
+        }
+        self.string_rules(id, s)
+    }
+
+    /// Every rule of node `id` on string `s`.
+    #[inline(never)]
+    fn string_rules(&mut self, id: SchemaId, s: &str) -> Scan<()> {
+        if self.typed(id, types::STRING, Scalar::Str(s)) {
+            let node = self.ctx.schemas.node(id);
+            let ctx = &mut self.ctx;
+            rules::string_faults(node, s, &mut |r| ctx.fail(r));
         }
         self.ctx.check_stop()
     }
@@ -661,7 +739,7 @@ impl<'b> Scanner<'_, 'b> {
         self.pos += 1;
         self.enter()?;
         let schemas = self.ctx.schemas;
-        let typed = self.common(id, types::ARRAY, None);
+        let typed = self.container_typed(id, types::ARRAY);
         let node = id.filter(|_| typed).map(|id| schemas.node(id));
         let items = node.and_then(|n| n.items);
         let prefix: &[SchemaId] = node.map_or(&[], |n| &n.prefix_items);
@@ -704,10 +782,12 @@ impl<'b> Scanner<'_, 'b> {
         self.enter()?;
         let schemas = self.ctx.schemas;
         let limits = self.ctx.limits;
-        let typed = self.common(id, types::OBJECT, None);
+        let typed = self.container_typed(id, types::OBJECT);
         let node = id.filter(|_| typed).map(|id| schemas.node(id));
         let mut seen = Seen::new(node.map_or(0, |n| n.required.len()));
         let mut count = 0usize;
+        // Where the next key is looked for first: after the last one found.
+        let mut guess = 0usize;
         self.ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
@@ -737,7 +817,21 @@ impl<'b> Scanner<'_, 'b> {
                 self.expect(b':')?;
                 self.ws();
                 let (child, refusal) = match node {
-                    Some(node) => property_rule(schemas, node, &key, self.ctx.direction, &mut seen),
+                    Some(node) => {
+                        let tag = match &key {
+                            Cow::Borrowed(k) => KeyTag::within(self.bytes, quote + 1, k.len()),
+                            Cow::Owned(k) => KeyTag::of(k.as_bytes()),
+                        };
+                        let (index, rule) = property_rule(
+                            schemas,
+                            node,
+                            (&key, tag, guess),
+                            self.ctx.direction,
+                            &mut seen,
+                        );
+                        guess = index.map_or(usize::MAX, |i| i + 1);
+                        rule
+                    }
                     None => (None, None),
                 };
                 drop(key);
@@ -779,32 +873,37 @@ impl<'b> Scanner<'_, 'b> {
     }
 }
 
-/// What a property of an object of `node` is checked against, or why it is refused.
+/// What a property of an object of `node` is checked against, or why it is refused; and the
+/// index of the property when `node` declares it. `key`: its name, tag, and the index to try
+/// first.
 fn property_rule(
     schemas: &Schemas,
     node: &Node,
-    key: &str,
+    (key, tag, guess): (&str, KeyTag, usize),
     direction: Direction,
     seen: &mut Seen,
-) -> (Option<SchemaId>, Option<&'static str>) {
-    let Some(index) = node.property_index(key) else {
+) -> (Option<usize>, (Option<SchemaId>, Option<&'static str>)) {
+    let Some(index) = node.find_property(key.as_bytes(), tag, guess) else {
         if let Some(i) = node.required.iter().position(|r| **r == *key) {
             seen.set(i);
         }
-        return undeclared_rule(node, key);
+        return (None, undeclared_rule(node, key));
     };
     let p = node.properties[index].1;
     if let Some(i) = node.property_required[index] {
         seen.set(i as usize);
     }
-    let prop = schemas.node(p);
-    match direction {
-        Direction::Request if prop.read_only => (None, Some("read-only property may not be sent")),
-        Direction::Response if prop.write_only => {
+    let rules = schemas.hot(p).rules;
+    let rule = match direction {
+        Direction::Request if rules & hot::READ_ONLY != 0 => {
+            (None, Some("read-only property may not be sent"))
+        }
+        Direction::Response if rules & hot::WRITE_ONLY != 0 => {
             (None, Some("write-only property may not be returned"))
         }
         _ => (Some(p), None),
-    }
+    };
+    (Some(index), rule)
 }
 
 /// The rule for a key an object schema does not declare itself.
@@ -920,6 +1019,78 @@ mod tests {
             max_properties: 8,
         };
         ((*op.schemas).clone(), id, limits)
+    }
+
+    /// The word-at-a-time scan stops where the byte table says, from every start.
+    #[test]
+    fn plain_runs_stop_where_the_byte_table_says() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let interesting = [b'"', b'\\', 0x00, 0x1f, 0x20, 0x21, 0x7f, 0x80, 0xff, b'a'];
+        for len in 0..40 {
+            for _ in 0..200 {
+                let text: Vec<u8> = (0..len)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 7;
+                        state ^= state << 17;
+                        // Mostly plain bytes, so runs are long enough to cross words.
+                        if state % 8 == 0 {
+                            interesting[(state >> 8) as usize % interesting.len()]
+                        } else {
+                            b'a' + (state >> 8) as u8 % 26
+                        }
+                    })
+                    .collect();
+                for start in 0..=text.len() {
+                    let expected = (start..text.len())
+                        .find(|&i| STRING_STOP[usize::from(text[i])])
+                        .unwrap_or(text.len());
+                    assert_eq!(plain_run(&text, start), expected, "{text:?} from {start}");
+                }
+            }
+        }
+    }
+
+    /// Keys are found by tag from any guess, whatever their length and wherever they sit in
+    /// the text; names that share a tag's first eight bytes, or differ only in length, are not
+    /// confused.
+    #[test]
+    fn keys_are_found_from_any_guess() {
+        let names = [
+            "a",
+            "a\0",
+            "customer",
+            "customer_id",
+            "customer_name",
+            "id",
+            "z",
+        ];
+        let mut sorted = names.map(|n| (Box::<str>::from(n), 0 as SchemaId)).to_vec();
+        sorted.sort();
+        let schemas = Schemas::new(vec![Node {
+            properties: sorted.clone().into_boxed_slice(),
+            ..Node::default()
+        }]);
+        let node = schemas.node(0);
+        let probes = names
+            .iter()
+            .copied()
+            .chain(["", "customer_i", "customer_idx", "b", "a\0\0"]);
+        for name in probes {
+            let expected = sorted.iter().position(|(k, _)| &**k == name);
+            // The key at the very end of a text (no room for a word) and followed by more.
+            for text in [
+                format!("\"{name}"),
+                format!("\"{name}\": 1, \"padding\": 2"),
+            ] {
+                let tag = KeyTag::within(text.as_bytes(), 1, name.len());
+                assert_eq!(tag, KeyTag::of(name.as_bytes()), "{name:?}");
+                for guess in (0..=sorted.len()).chain([usize::MAX]) {
+                    let found = node.find_property(name.as_bytes(), tag, guess);
+                    assert_eq!(found, expected, "{name:?} guessing {guess}");
+                }
+            }
+        }
     }
 
     #[test]
