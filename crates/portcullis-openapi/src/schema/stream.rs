@@ -1034,7 +1034,7 @@ mod tests {
                         state ^= state >> 7;
                         state ^= state << 17;
                         // Mostly plain bytes, so runs are long enough to cross words.
-                        if state % 8 == 0 {
+                        if state.is_multiple_of(8) {
                             interesting[(state >> 8) as usize % interesting.len()]
                         } else {
                             b'a' + (state >> 8) as u8 % 26
