@@ -68,7 +68,8 @@ pub(crate) fn find<'m>(media: &'m [Media], content_type: &str) -> Option<&'m Med
     let major = &e[..e.bytes().position(|b| b == b'/').unwrap_or(e.len())];
     media
         .iter()
-        .find(|m| m.range.eq_ignore_ascii_case(e))
+        // Ranges are lowercase, as content types are usually written: try the exact bytes first.
+        .find(|m| m.range == e || m.range.eq_ignore_ascii_case(e))
         .or_else(|| {
             media.iter().find(|m| {
                 !major.is_empty()

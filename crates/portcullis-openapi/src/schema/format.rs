@@ -154,23 +154,36 @@ fn date_time(s: &str) -> bool {
 }
 
 fn email(s: &str) -> bool {
-    let Some((local, domain)) = s.rsplit_once('@') else {
+    let b = s.as_bytes();
+    let Some(at) = b.iter().rposition(|&c| c == b'@') else {
         return false;
+    };
+    let (local, domain) = (&s[..at], &s[at + 1..]);
+    // ASCII local parts (nearly all) are checked byte by byte; others by character.
+    let plain = |c: &u8| c.is_ascii_graphic() && *c != b'@';
+    let local_ok = if local.is_ascii() {
+        local.as_bytes().iter().all(plain)
+    } else {
+        !local.contains('@') && !local.chars().any(|c| c.is_whitespace() || c.is_control())
     };
     !local.is_empty()
         && local.len() <= 64
-        && !local.contains('@')
-        && !local.chars().any(|c| c.is_whitespace() || c.is_control())
+        && local_ok
         && hostname(domain)
-        && domain.contains('.')
+        && domain.as_bytes().contains(&b'.')
 }
 
 fn uuid(s: &str) -> bool {
+    // Bit i set: byte i is a dash.
+    const DASHES: u64 = 1 << 8 | 1 << 13 | 1 << 18 | 1 << 23;
     let b = s.as_bytes();
     b.len() == 36
-        && b.iter().enumerate().all(|(i, c)| match i {
-            8 | 13 | 18 | 23 => *c == b'-',
-            _ => c.is_ascii_hexdigit(),
+        && b.iter().enumerate().all(|(i, c)| {
+            if DASHES >> i & 1 == 1 {
+                *c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
         })
 }
 
@@ -186,18 +199,32 @@ fn uri(s: &str) -> bool {
 }
 
 fn hostname(s: &str) -> bool {
-    let s = s.strip_suffix('.').unwrap_or(s);
-    !s.is_empty()
-        && s.len() <= 253
-        && s.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
+    let s = s.strip_suffix('.').unwrap_or(s).as_bytes();
+    if s.is_empty() || s.len() > 253 {
+        return false;
+    }
+    // One pass over labels: 1 to 63 letters, digits or dashes, not starting or ending with a
+    // dash.
+    let mut label = 0usize;
+    let mut last = b'.';
+    for &c in s {
+        if c == b'.' {
+            if label == 0 || last == b'-' {
+                return false;
+            }
+            label = 0;
+        } else {
+            if !(c.is_ascii_alphanumeric() || c == b'-') || (label == 0 && c == b'-') {
+                return false;
+            }
+            label += 1;
+            if label > 63 {
+                return false;
+            }
+        }
+        last = c;
+    }
+    label > 0 && last != b'-'
 }
 
 fn base64(s: &str) -> bool {
@@ -221,6 +248,18 @@ mod tests {
             (Format::Email, "ann@example.com", true),
             (Format::Email, "ann@@example.com", false),
             (Format::Email, "' OR 1=1 --", false),
+            (Format::Email, "ann smith@example.com", false),
+            (Format::Email, "ann\u{7f}@example.com", false),
+            (Format::Email, "ann@example", false),
+            (Format::Email, "ann@.example.com", false),
+            (Format::Email, "ann@example..com", false),
+            (Format::Email, "@example.com", false),
+            (Format::Email, "zoë@example.com", true),
+            (Format::Email, "zoë\u{a0}x@example.com", false),
+            (Format::Email, "first.last+tag@sub.example.co.uk", true),
+            (Format::Uuid, "3fa85f64-5717-4562-b3fc-2c963f66afaZ", false),
+            (Format::Uuid, "3fa85f64x5717-4562-b3fc-2c963f66afa6", false),
+            (Format::Uuid, "3fa85f6445717-562-b3fc-2c963f66afa6", false),
             (Format::Uuid, "3fa85f64-5717-4562-b3fc-2c963f66afa6", true),
             (Format::Uuid, "3fa85f64", false),
             (Format::Uri, "https://example.com/x", true),
@@ -230,12 +269,23 @@ mod tests {
             (Format::Ipv6, "::1", true),
             (Format::Hostname, "api.example.com", true),
             (Format::Hostname, "-bad.example", false),
+            (Format::Hostname, "bad-.example", false),
+            (Format::Hostname, "example.com.", true),
+            (Format::Hostname, "a..b", false),
+            (Format::Hostname, ".", false),
+            (Format::Hostname, "a_b.example", false),
+            (Format::Hostname, "a-b.example", true),
             (Format::Byte, "aGVsbG8=", true),
             (Format::Byte, "@@@", false),
         ];
         for (f, s, ok) in cases {
             assert_eq!(f.check_str(s), *ok, "{} {s:?}", f.name());
         }
+        let label = |n: usize| "a".repeat(n);
+        assert!(Format::Hostname.check_str(&format!("{}.example", label(63))));
+        assert!(!Format::Hostname.check_str(&format!("{}.example", label(64))));
+        assert!(!Format::Hostname.check_str(&vec![label(60); 5].join(".")));
+        assert!(!Format::Email.check_str(&format!("{}@example.com", label(65))));
         let big: serde_json::Number = (i64::from(i32::MAX) + 1).into();
         assert!(!Format::Int32.check_number(&big));
         assert!(Format::Int64.check_number(&big));

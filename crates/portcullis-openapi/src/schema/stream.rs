@@ -48,7 +48,8 @@ pub(crate) fn validate_json(
             limits,
             found: Vec::new(),
             room: out.room(),
-            path: Vec::new(),
+            // Deep enough for most bodies without growing.
+            path: Vec::with_capacity(8),
             depth: 0,
             stop: None,
         },
