@@ -104,6 +104,8 @@ pub struct Transaction {
     content_type: Vec<u8>,
     logged: Vec<Logged>,
     interruption: Option<Interruption>,
+    /// An empty buffer for the next link's MATCHED_VARS (see [`Self::link`]).
+    spare_matched_vars: super::collections::Pairs,
 }
 
 impl Transaction {
@@ -125,6 +127,7 @@ impl Transaction {
             content_type,
             logged: Vec::new(),
             interruption: None,
+            spare_matched_vars: Vec::new(),
         }
     }
 
@@ -348,7 +351,9 @@ impl Transaction {
         if hits.is_empty() {
             return false;
         }
-        let mut matched_vars = Vec::with_capacity(hits.len());
+        // The actions still see the previous link's MATCHED_VARS; this link's are gathered in a
+        // spare buffer, and the two buffers trade places from link to link.
+        let mut matched_vars = std::mem::take(&mut self.spare_matched_vars);
         for hit in hits {
             self.c.matched_var.clone_from(&hit.value);
             self.c.matched_var_name.clone_from(&hit.name);
@@ -360,7 +365,9 @@ impl Transaction {
             matched_vars.push((hit.name, hit.value));
             self.actions(rule);
         }
-        self.c.matched_vars = matched_vars;
+        let mut previous = std::mem::replace(&mut self.c.matched_vars, matched_vars);
+        previous.clear();
+        self.spare_matched_vars = previous;
         true
     }
 

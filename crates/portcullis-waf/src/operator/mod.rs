@@ -99,7 +99,8 @@ pub enum Operator {
 /// What a match yields: the captured texts (`TX.0`..`TX.9` when the rule captures).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Match {
-    /// `captures[0]` is the whole match (or the phrase, or the libinjection fingerprint).
+    /// `captures[0]` is the whole match (or the phrase, or the libinjection fingerprint); empty
+    /// when the caller did not ask for captures.
     pub captures: Vec<Vec<u8>>,
 }
 
@@ -186,8 +187,14 @@ impl Operator {
         detector: &dyn InjectionDetector,
         captures: bool,
     ) -> Option<Match> {
+        // Most matches feed no capture (and most rules that match, like the paranoia-level
+        // skips, match often): the matched text is copied only when it is asked for.
         let whole = |m: &[u8]| Match {
-            captures: vec![m.to_vec()],
+            captures: if captures {
+                vec![m.to_vec()]
+            } else {
+                Vec::new()
+            },
         };
         match self {
             // A forward-only scan first: most values do not match, and `captures` allocates.
