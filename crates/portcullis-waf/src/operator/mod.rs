@@ -267,8 +267,10 @@ fn phrases<'a>(words: impl Iterator<Item = &'a str>) -> Result<Operator, String>
         .map_err(|e| format!("@pm: {e}"))
 }
 
+/// Whether `needle` occurs in `hay` (a substring search, not a comparison per window: `@within`
+/// runs it for every header name against the restricted-header list).
 fn find(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(hay, needle).is_some()
 }
 
 /// The integer at the start of `text`, as C's `atoi` reads it (0 when there is none).
