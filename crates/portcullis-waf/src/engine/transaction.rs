@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::actions::{Ctl, Disruptive, EngineMode, IdRange, SetOp};
-use super::collections::Collections;
+use super::collections::{Collections, Pairs};
 use super::request::{fill, RequestHead};
 use super::rule::Rule;
 use super::variables::{Target, Var};
@@ -85,11 +85,38 @@ impl Removals {
     }
 }
 
-/// One value that matched a rule.
-struct Hit {
-    name: Vec<u8>,
-    value: Vec<u8>,
-    captures: Vec<Vec<u8>>,
+/// A value the operator matched (as transformed) and its captures.
+type Tested<'v> = (Cow<'v, [u8]>, Vec<Vec<u8>>);
+
+/// The values a link matched: each one's name and (transformed) value in `pairs[..len]`, whose
+/// slots and buffers are reused from link to link, and its captures when the rule captures.
+#[derive(Default)]
+struct Hits {
+    pairs: Pairs,
+    len: usize,
+    captures: Vec<Vec<Vec<u8>>>,
+}
+
+impl Hits {
+    /// Starts a new set, keeping the slots.
+    fn reset(&mut self) {
+        self.len = 0;
+        self.captures.clear();
+    }
+
+    /// Records a hit: `name` writes its name, `value` is the matched value.
+    fn push(&mut self, name: &dyn Fn(&mut Vec<u8>), value: &[u8], captures: Vec<Vec<u8>>) {
+        if self.len == self.pairs.len() {
+            self.pairs.push(Default::default());
+        }
+        let (n, v) = &mut self.pairs[self.len];
+        n.clear();
+        name(n);
+        v.clear();
+        v.extend_from_slice(value);
+        self.len += 1;
+        self.captures.push(captures);
+    }
 }
 
 /// A transaction: create it with the request head, then call the phase methods in order.
@@ -104,8 +131,9 @@ pub struct Transaction {
     content_type: Vec<u8>,
     logged: Vec<Logged>,
     interruption: Option<Interruption>,
-    /// An empty buffer for the next link's MATCHED_VARS (see [`Self::link`]).
-    spare_matched_vars: super::collections::Pairs,
+    /// Where the next link's hits are written; its slots become MATCHED_VARS (see
+    /// [`Self::link`]).
+    spare: Hits,
 }
 
 impl Transaction {
@@ -127,7 +155,7 @@ impl Transaction {
             content_type,
             logged: Vec::new(),
             interruption: None,
-            spare_matched_vars: Vec::new(),
+            spare: Hits::default(),
         }
     }
 
@@ -310,6 +338,10 @@ impl Transaction {
 
     /// Evaluates a chain; when every link matched, logs and applies the disruptive action.
     fn chain(&mut self, head: &Rule) -> bool {
+        // MATCHED_VARS starts empty; the larger set of slots is kept for reuse.
+        if self.c.matched_vars.len() > self.spare.pairs.len() {
+            std::mem::swap(&mut self.c.matched_vars, &mut self.spare.pairs);
+        }
         self.c.matched_vars.clear();
         let mut link = head;
         loop {
@@ -347,27 +379,30 @@ impl Transaction {
 
     /// Evaluates one link; runs its per-match actions. Whether anything matched.
     fn link(&mut self, head: &Rule, rule: &Rule) -> bool {
-        let hits = self.hits(head, rule);
-        if hits.is_empty() {
+        let mut hits = std::mem::take(&mut self.spare);
+        hits.reset();
+        self.hits(head, rule, &mut hits);
+        if hits.len == 0 {
+            self.spare = hits;
             return false;
         }
-        // The actions still see the previous link's MATCHED_VARS; this link's are gathered in a
-        // spare buffer, and the two buffers trade places from link to link.
-        let mut matched_vars = std::mem::take(&mut self.spare_matched_vars);
-        for hit in hits {
-            self.c.matched_var.clone_from(&hit.value);
-            self.c.matched_var_name.clone_from(&hit.name);
+        // The actions still see the previous link's MATCHED_VARS; this link's become them
+        // afterwards, and the previous slots are kept for the next link.
+        for (i, captures) in std::mem::take(&mut hits.captures).into_iter().enumerate() {
+            let (name, value) = &hits.pairs[i];
+            self.c.matched_var.clone_from(value);
+            self.c.matched_var_name.clone_from(name);
             if rule.capture {
-                for (i, cap) in hit.captures.into_iter().enumerate() {
+                for (i, cap) in captures.into_iter().enumerate() {
                     self.c.tx.insert(i.to_string().into_bytes(), cap);
                 }
             }
-            matched_vars.push((hit.name, hit.value));
             self.actions(rule);
         }
-        let mut previous = std::mem::replace(&mut self.c.matched_vars, matched_vars);
-        previous.clear();
-        self.spare_matched_vars = previous;
+        hits.pairs.truncate(hits.len);
+        let previous = std::mem::replace(&mut self.c.matched_vars, std::mem::take(&mut hits.pairs));
+        hits.pairs = previous;
+        self.spare = hits;
         true
     }
 
@@ -438,23 +473,18 @@ impl Transaction {
         }
     }
 
-    /// The values of `rule`'s targets that its operator matches.
-    fn hits(&self, head: &Rule, rule: &Rule) -> Vec<Hit> {
+    /// Writes into `out` the values of `rule`'s targets that its operator matches.
+    fn hits(&self, head: &Rule, rule: &Rule, out: &mut Hits) {
         let expanded = rule.argument.as_ref().map(|t| t.expand_borrowing(&self.c));
         let argument = expanded.as_deref().map(String::from_utf8_lossy);
-        let mut hits = Vec::new();
-        let mut test = |name: &dyn Fn() -> Vec<u8>, value: &[u8]| {
+        let mut test = |name: &dyn Fn(&mut Vec<u8>), value: &[u8]| {
             if let Some((value, captures)) = self.test(rule, value, argument.as_deref()) {
-                hits.push(Hit {
-                    name: name(),
-                    value,
-                    captures,
-                });
+                out.push(name, &value, captures);
             }
         };
         if rule.always {
-            test(&Vec::new, b"");
-            return hits;
+            test(&|_| {}, b"");
+            return;
         }
         let excluded = |var: Var, name: Option<&[u8]>| {
             rule.exclusions.iter().any(|t| t.excludes(var, name))
@@ -465,65 +495,58 @@ impl Transaction {
                 let mut n = 0usize;
                 self.c.each(target, 0, &excluded, &mut |_, _| n += 1);
                 test(
-                    &|| format!("&{}", target.var.name()).into_bytes(),
+                    &|out| {
+                        out.push(b'&');
+                        out.extend_from_slice(target.var.name().as_bytes());
+                    },
                     n.to_string().as_bytes(),
                 );
                 continue;
             }
             self.c
                 .each(target, rule.min_class, &excluded, &mut |key, value| {
-                    let name = || {
-                        let mut n = target.var.name().as_bytes().to_vec();
+                    let name = |out: &mut Vec<u8>| {
+                        out.extend_from_slice(target.var.name().as_bytes());
                         if let Some(k) = key {
-                            n.push(b':');
-                            n.extend_from_slice(k);
+                            out.push(b':');
+                            out.extend_from_slice(k);
                         }
-                        n
                     };
                     test(&name, value);
                 });
         }
-        hits
     }
 
     /// Transforms `value` and runs the operator: the matched (transformed) value and captures.
-    fn test(
-        &self,
-        rule: &Rule,
-        value: &[u8],
-        argument: Option<&str>,
-    ) -> Option<(Vec<u8>, Vec<Vec<u8>>)> {
-        let run = |v: &[u8]| -> Option<(Vec<u8>, Vec<Vec<u8>>)> {
+    fn test<'v>(&self, rule: &Rule, value: &'v [u8], argument: Option<&str>) -> Option<Tested<'v>> {
+        let run = |v: Cow<'v, [u8]>| -> Result<Tested<'v>, Cow<'v, [u8]>> {
             let m = rule.operator.evaluate(
-                v,
+                &v,
                 argument,
                 self.waf.detector(),
                 rule.capture && !rule.negated,
             );
             match (m, rule.negated) {
-                (Some(m), false) => Some((v.to_vec(), m.captures)),
-                (None, true) => Some((v.to_vec(), Vec::new())),
-                _ => None,
+                (Some(m), false) => Ok((v, m.captures)),
+                (None, true) => Ok((v, Vec::new())),
+                _ => Err(v),
             }
         };
         if !rule.multi_match {
-            if rule.transformations.is_empty() {
-                return run(value);
-            }
-            return run(&apply_all(&rule.transformations, value));
+            return run(apply_all(&rule.transformations, value)).ok();
         }
-        let mut current = Cow::Borrowed(value);
-        if let Some(hit) = run(&current) {
-            return Some(hit);
-        }
+        let mut current = match run(Cow::Borrowed(value)) {
+            Ok(hit) => return Some(hit),
+            Err(v) => v,
+        };
         for t in &rule.transformations {
             let next = t.apply(&current).into_owned();
             if next != current.as_ref() {
-                if let Some(hit) = run(&next) {
-                    return Some(hit);
+                match run(Cow::Owned(next)) {
+                    Ok(hit) => return Some(hit),
+                    Err(v) => current = v,
                 }
             }
-            current = Cow::Owned(next);
         }
         None
     }
