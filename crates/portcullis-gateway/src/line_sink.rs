@@ -14,7 +14,7 @@ use std::time::Duration;
 use prometheus_client::metrics::counter::Counter;
 
 /// How often the writer thread writes what accumulated.
-pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
+pub const FLUSH_EVERY: Duration = Duration::from_millis(10);
 /// Bytes waiting for the writer beyond which new lines are dropped (and counted).
 pub const MAX_PENDING_BYTES: usize = 8 * 1024 * 1024;
 
