@@ -185,7 +185,8 @@ impl Node {
     }
 
     /// The index in `properties` of the property named `name`, whose tag is `tag`, trying index
-    /// `guess` first (objects in an array tend to repeat their keys in the same order).
+    /// `guess` first (the caller passes the slot after the previous key's, which finds every
+    /// key at once when a body writes them in sorted order, as many serializers do).
     #[inline(always)]
     pub(crate) fn find_property(&self, name: &[u8], tag: KeyTag, guess: usize) -> Option<usize> {
         let tags = &self.property_tags;

@@ -787,7 +787,8 @@ impl<'b> Scanner<'_, 'b> {
         let node = id.filter(|_| typed).map(|id| schemas.node(id));
         let mut seen = Seen::new(node.map_or(0, |n| n.required.len()));
         let mut count = 0usize;
-        // Where the next key is looked for first: after the last one found.
+        // Where the next key is looked for first: the declared property after the last one
+        // found (properties are sorted by name).
         let mut guess = 0usize;
         self.ws();
         if self.peek() == Some(b'}') {
