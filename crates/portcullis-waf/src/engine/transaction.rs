@@ -388,7 +388,7 @@ impl Transaction {
         }
         // The actions still see the previous link's MATCHED_VARS; this link's become them
         // afterwards, and the previous slots are kept for the next link.
-        for (i, captures) in std::mem::take(&mut hits.captures).into_iter().enumerate() {
+        for (i, captures) in hits.captures.drain(..).enumerate() {
             let (name, value) = &hits.pairs[i];
             self.c.matched_var.clone_from(value);
             self.c.matched_var_name.clone_from(name);
