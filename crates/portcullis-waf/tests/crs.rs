@@ -103,3 +103,51 @@ fn crs_regression_tests_pass() {
     eprintln!("CRS regression tests: {passed}/{total} passed");
     assert!(passed * 100 >= total * 99, "{passed}/{total} is below 99%");
 }
+
+/// The literal filters skip a regex only where it cannot match: CRS's whole suite (attacks for
+/// every rule, and clean requests) logs exactly the same rules with the filters off.
+#[test]
+fn literal_filters_change_no_match() {
+    let Some(dir) = crs_dir() else {
+        eprintln!("skipped: OWASP CRS not found (set PORTCULLIS_CRS or place it in ../shared/crs)");
+        return;
+    };
+    let load = || {
+        Waf::load(&[
+            dir.join("test-setup.conf"),
+            dir.join("crs-setup.conf.example"),
+            dir.join("rules/*.conf"),
+        ])
+        .unwrap_or_else(|e| panic!("CRS does not compile:\n{e}"))
+    };
+    let filtered = std::sync::Arc::new(load());
+    let mut plain = load();
+    plain.set_literal_filters(false);
+    let plain = std::sync::Arc::new(plain);
+    let tests = dir.join("tests");
+    let a = portcullis_waf::ftw::run(&filtered, &tests).unwrap();
+    let b = portcullis_waf::ftw::run(&plain, &tests).unwrap();
+    assert_eq!(a.outcomes.len(), b.outcomes.len());
+    let differ: Vec<String> = a
+        .outcomes
+        .iter()
+        .zip(&b.outcomes)
+        .filter(|(x, y)| x.matched != y.matched)
+        .map(|(x, y)| {
+            format!(
+                "{}: {:?} filtered, {:?} unfiltered",
+                x.name, x.matched, y.matched
+            )
+        })
+        .collect();
+    let matched: usize = a.outcomes.iter().map(|o| o.matched.len()).sum();
+    assert!(
+        matched > 5000,
+        "only {matched} matches: the suite did not run"
+    );
+    assert!(
+        differ.is_empty(),
+        "filters changed matches:\n{}",
+        differ.join("\n")
+    );
+}

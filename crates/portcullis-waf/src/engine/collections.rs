@@ -14,20 +14,20 @@ use crate::operator::byte_class::class_of;
 pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// Pairs with the [byte class](crate::operator::byte_class) of each name and value, computed
-/// once when the collection is filled (every rule asks for them).
+/// once when the collection is filled (every rule asks for them), and the [`ValueId`] of its
+/// first value. Made by [`Collections::table`], which hands out the ids.
 #[derive(Debug, Clone, Default)]
 pub struct Table {
     items: Pairs,
     classes: Vec<(u8, u8)>,
+    first_id: u64,
 }
 
-impl From<Pairs> for Table {
-    fn from(items: Pairs) -> Self {
-        let classes = items
-            .iter()
-            .map(|(k, v)| (class_of(k), class_of(v)))
-            .collect();
-        Self { items, classes }
+impl Table {
+    /// The id of item `i`'s value (its name's is the next one).
+    fn id(&self, i: usize, name: bool) -> ValueId {
+        // Ids were handed out for every item when the table was made: no overflow here.
+        ValueId(self.first_id + 2 * i as u64 + u64::from(name))
     }
 }
 
@@ -38,6 +38,14 @@ impl Deref for Table {
         &self.items
     }
 }
+
+/// Names a value of a transaction that never changes once set (a request or response
+/// header, an argument, a scalar such as `REQUEST_URI`), so that work done on it (its
+/// transformations, see [`super::memo`]) can be kept and shared between rules. Ids are never
+/// reused within a transaction: replacing a collection gives its values new ones. Values that
+/// change (TX, MATCHED_VAR) have none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValueId(pub u64);
 
 /// The parsed XML body.
 #[derive(Debug, Clone, Default)]
@@ -67,8 +75,8 @@ pub struct Collections {
     pub multipart_part_headers: Table,
     /// Response headers.
     pub response_headers: Table,
-    /// Scalars, indexed by [`ScalarVar`].
-    scalars: [Option<Vec<u8>>; ScalarVar::COUNT],
+    /// Scalars, indexed by [`ScalarVar`], with their ids.
+    scalars: [Option<(ValueId, Vec<u8>)>; ScalarVar::COUNT],
     /// The parsed XML body.
     pub xml: Option<XmlBody>,
     /// The TX collection (keys lowercase).
@@ -79,10 +87,13 @@ pub struct Collections {
     pub matched_var_name: Vec<u8>,
     /// The previous chain link's matches (name, value).
     pub matched_vars: Pairs,
+    /// The next [`ValueId`] to hand out.
+    next_id: u64,
 }
 
-/// What [`Collections::each`] calls with each value: its key (for collections) and value.
-pub type Visit<'a> = dyn FnMut(Option<&[u8]>, &[u8]) + 'a;
+/// What [`Collections::each`] calls with each value: its key (for collections), the value, and
+/// its id when it has one.
+pub type Visit<'a> = dyn FnMut(Option<&[u8]>, &[u8], Option<ValueId>) + 'a;
 
 /// Whether a value (of this variable, with this key) is left out.
 pub type Excluded<'a> = dyn Fn(Var, Option<&[u8]>) -> bool + 'a;
@@ -125,16 +136,45 @@ impl ScalarVar {
 }
 
 impl Collections {
+    /// `n` fresh value ids; the first. (64 bits: a transaction cannot hold enough values to
+    /// run out.)
+    fn ids(&mut self, n: usize) -> u64 {
+        let first = self.next_id;
+        self.next_id += n as u64;
+        first
+    }
+
+    /// A table of `items`, its values given fresh ids.
+    pub fn table(&mut self, items: Pairs) -> Table {
+        let classes = items
+            .iter()
+            .map(|(k, v)| (class_of(k), class_of(v)))
+            .collect();
+        let first_id = self.ids(items.len() * 2);
+        Table {
+            items,
+            classes,
+            first_id,
+        }
+    }
+
     /// Sets a single-valued variable.
     pub fn set(&mut self, var: Var, value: impl Into<Vec<u8>>) {
         if let Some(slot) = ScalarVar::of(var) {
-            self.scalars[usize::from(slot.0)] = Some(value.into());
+            let id = ValueId(self.ids(1));
+            self.scalars[usize::from(slot.0)] = Some((id, value.into()));
         }
     }
 
     /// A single-valued variable, if set.
     pub fn get(&self, var: Var) -> Option<&[u8]> {
-        ScalarVar::of(var).and_then(|s| self.scalars[usize::from(s.0)].as_deref())
+        self.scalar(var).map(|(_, v)| v)
+    }
+
+    fn scalar(&self, var: Var) -> Option<(ValueId, &[u8])> {
+        let slot = ScalarVar::of(var)?;
+        let (id, v) = self.scalars[usize::from(slot.0)].as_ref()?;
+        Some((*id, v))
     }
 
     /// Calls `f(key, value)` for every value of `target` of byte class `min_class` or above
@@ -143,10 +183,10 @@ impl Collections {
         let var = target.var;
         let key = &target.key;
         let table = |t: &Table, names: bool, f: &mut Visit<'_>| {
-            for ((k, v), (kc, vc)) in t.items.iter().zip(&t.classes) {
+            for (i, ((k, v), (kc, vc))) in t.items.iter().zip(&t.classes).enumerate() {
                 let class = if names { *kc } else { *vc };
                 if class >= min_class && key.selects(k) && !excluded(var, Some(k)) {
-                    f(Some(k), if names { k } else { v });
+                    f(Some(k), if names { k } else { v }, Some(t.id(i, names)));
                 }
             }
         };
@@ -157,7 +197,7 @@ impl Collections {
                     && key.selects(k)
                     && !excluded(var, Some(k))
                 {
-                    f(Some(k), value);
+                    f(Some(k), value, None);
                 }
             }
         };
@@ -193,7 +233,7 @@ impl Collections {
                         if (min_class == 0 || class_of(v) >= min_class)
                             && !excluded(var, Some(name))
                         {
-                            f(Some(name), v);
+                            f(Some(name), v, None);
                         }
                     }
                     return;
@@ -212,7 +252,7 @@ impl Collections {
                         && key.selects(k)
                         && !excluded(var, Some(k))
                     {
-                        f(Some(k), v);
+                        f(Some(k), v, None);
                     }
                 }
             }
@@ -234,7 +274,7 @@ impl Collections {
                     .iter()
                     .filter(|v| min_class == 0 || class_of(v) >= min_class)
                 {
-                    f(Some(path), v);
+                    f(Some(path), v, None);
                 }
             }
             Var::MatchedVar | Var::MatchedVarName => {
@@ -244,7 +284,7 @@ impl Collections {
                     &self.matched_var_name
                 };
                 if (min_class == 0 || class_of(v) >= min_class) && !excluded(var, None) {
-                    f(None, v);
+                    f(None, v, None);
                 }
             }
             Var::ArgsCombinedSize => {
@@ -254,13 +294,13 @@ impl Collections {
                     .chain(self.args_post.iter())
                     .map(|(k, v)| k.len() + v.len())
                     .sum();
-                f(None, size.to_string().as_bytes());
+                f(None, size.to_string().as_bytes(), None);
             }
             Var::Global | Var::Ip => {}
             scalar => {
-                if let Some(v) = self.get(scalar) {
+                if let Some((id, v)) = self.scalar(scalar) {
                     if (min_class == 0 || class_of(v) >= min_class) && !excluded(var, None) {
-                        f(None, v);
+                        f(None, v, Some(id));
                     }
                 }
             }
@@ -281,7 +321,7 @@ impl Collections {
             count: false,
         };
         let mut out = None;
-        self.each(&target, 0, &|_, _| false, &mut |_, v| {
+        self.each(&target, 0, &|_, _| false, &mut |_, v, _| {
             if out.is_none() {
                 out = Some(Cow::Owned(v.to_vec()));
             }

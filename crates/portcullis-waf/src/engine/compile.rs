@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use super::actions::{Ctl, Disruptive, SetVar};
+use super::chains::Chains;
 use super::rule::Rule;
 use super::settings::Settings;
 use super::template::Template;
@@ -39,6 +40,8 @@ pub struct Compiled {
     pub phases: [Vec<Slot>; 5],
     /// Engine settings.
     pub settings: Settings,
+    /// The rules' transformation chains and literal filters.
+    pub chains: Chains,
 }
 
 /// What `SecDefaultAction` gives the rules of a phase.
@@ -158,6 +161,7 @@ pub fn compile(set: &RuleSet) -> Result<Compiled, LoadErrors> {
     for (phase, list) in out.phases.iter_mut().zip(steps) {
         *phase = slots(&out.rules, &list, &removed);
     }
+    out.chains = Chains::build(&mut out.rules, true);
     Ok(out)
 }
 
@@ -271,6 +275,8 @@ fn rule(r: &ast::Rule, defaults: &[Defaults; 5], head: Option<&Rule>) -> Result<
         } else {
             Vec::new()
         },
+        chain: 0,
+        filter_slot: None,
         multi_match: false,
         operator: Operator::compile(&r.operator.name, argument, base)?,
         operator_name: r.operator.name.clone(),

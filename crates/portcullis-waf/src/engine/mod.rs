@@ -2,8 +2,10 @@
 //! runs it through phases 1-5.
 
 pub mod actions;
+pub mod chains;
 pub mod collections;
 pub mod compile;
+pub mod memo;
 pub mod request;
 pub mod rule;
 pub mod settings;
@@ -67,6 +69,13 @@ impl Waf {
     /// Overrides the engine mode (the gateway's `mode: block|detect`).
     pub fn set_mode(&mut self, mode: EngineMode) {
         self.compiled.settings.mode = mode;
+    }
+
+    /// Turns the literal filters (see [`chains`]) on or off. Off, every rule runs its regex on
+    /// every value: slower, and the same matches; the differential test runs CRS's suite both
+    /// ways.
+    pub fn set_literal_filters(&mut self, on: bool) {
+        self.compiled.chains = chains::Chains::build(&mut self.compiled.rules, on);
     }
 
     /// How many rules (chain heads) are active.

@@ -58,17 +58,17 @@ pub fn fill(c: &mut Collections, head: RequestHead, separator: u8) {
     c.set(Var::RequestFilename, filename);
     if let Some(q) = query {
         c.set(Var::QueryString, q);
-        c.args_get = urlencoded::parse(q, separator).into();
+        c.args_get = c.table(urlencoded::parse(q, separator));
     } else {
         c.set(Var::QueryString, Vec::new());
     }
-    c.cookies = head
+    let jar = head
         .headers
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case(b"cookie"))
         .flat_map(|(_, v)| cookies(v))
-        .collect::<Vec<_>>()
-        .into();
+        .collect();
+    c.cookies = c.table(jar);
     c.set(Var::RemoteAddr, head.remote_addr.as_bytes());
     c.set(Var::ReqbodyError, b"0".to_vec());
     let processor = head
@@ -78,7 +78,7 @@ pub fn fill(c: &mut Collections, head: RequestHead, separator: u8) {
         Var::ReqbodyProcessor,
         processor.map_or("", Processor::name).as_bytes(),
     );
-    c.request_headers = head.headers.into();
+    c.request_headers = c.table(head.headers);
 }
 
 /// The path and query of a target, without `scheme://authority`.

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::actions::{Ctl, Disruptive, SetVar};
+use super::chains::ChainId;
 use super::template::Template;
 use super::variables::Target;
 use crate::operator::Operator;
@@ -25,6 +26,10 @@ pub struct Rule {
     pub exclusions: Vec<Target>,
     /// Transformations, in order.
     pub transformations: Vec<Transformation>,
+    /// Its transformations' id in [`super::chains::Chains`] (set when the rule set is built).
+    pub chain: ChainId,
+    /// Its slot in that chain's literal filter, when its regex has factors.
+    pub filter_slot: Option<u32>,
     /// `multiMatch`: the operator also runs on every intermediate transformation result.
     pub multi_match: bool,
     /// The operator.

@@ -6,7 +6,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::actions::{Ctl, Disruptive, EngineMode, IdRange, SetOp};
-use super::collections::{Collections, Pairs};
+use super::collections::{Collections, Pairs, ValueId};
+use super::memo::Memo;
 use super::request::{fill, RequestHead};
 use super::rule::Rule;
 use super::variables::{Target, Var};
@@ -134,6 +135,8 @@ pub struct Transaction {
     /// Where the next link's hits are written; its slots become MATCHED_VARS (see
     /// [`Self::link`]).
     spare: Hits,
+    /// Transformed values and filter results, shared by the rules.
+    memo: Memo,
 }
 
 impl Transaction {
@@ -156,6 +159,7 @@ impl Transaction {
             logged: Vec::new(),
             interruption: None,
             spare: Hits::default(),
+            memo: Memo::default(),
         }
     }
 
@@ -203,10 +207,10 @@ impl Transaction {
             &self.content_type,
             settings.argument_separator,
         );
-        self.c.args_post = parsed.args.into();
-        self.c.files = parsed.files.into();
-        self.c.files_sizes = parsed.files_sizes.into();
-        self.c.multipart_part_headers = parsed.part_headers.into();
+        self.c.args_post = self.c.table(parsed.args);
+        self.c.files = self.c.table(parsed.files);
+        self.c.files_sizes = self.c.table(parsed.files_sizes);
+        self.c.multipart_part_headers = self.c.table(parsed.part_headers);
         self.c.xml = parsed.xml;
         if !self.c.files_sizes.is_empty() {
             let total: usize = self
@@ -236,7 +240,7 @@ impl Transaction {
     ) -> Option<&Interruption> {
         self.c
             .set(Var::ResponseStatus, status.to_string().into_bytes());
-        self.c.response_headers = headers.to_vec().into();
+        self.c.response_headers = self.c.table(headers.to_vec());
         self.phase(3)
     }
 
@@ -321,11 +325,12 @@ impl Transaction {
         }
         let waf = self.waf.clone();
         let slots = &waf.compiled.phases[usize::from(phase) - 1];
+        let mut memo = std::mem::take(&mut self.memo);
         let mut i = 0;
         while let Some(slot) = slots.get(i) {
             let rule = &waf.compiled.rules[slot.rule];
             i += 1;
-            if self.removals.rule(rule) || !self.chain(rule) {
+            if self.removals.rule(rule) || !self.chain(&mut memo, rule) {
                 continue;
             }
             if self.interruption.is_some() || self.mode == EngineMode::Off {
@@ -333,11 +338,12 @@ impl Transaction {
             }
             i = slot.next;
         }
+        self.memo = memo;
         self.interruption.as_ref()
     }
 
     /// Evaluates a chain; when every link matched, logs and applies the disruptive action.
-    fn chain(&mut self, head: &Rule) -> bool {
+    fn chain(&mut self, memo: &mut Memo, head: &Rule) -> bool {
         // MATCHED_VARS starts empty; the larger set of slots is kept for reuse.
         if self.c.matched_vars.len() > self.spare.pairs.len() {
             std::mem::swap(&mut self.c.matched_vars, &mut self.spare.pairs);
@@ -345,7 +351,7 @@ impl Transaction {
         self.c.matched_vars.clear();
         let mut link = head;
         loop {
-            if !self.link(head, link) {
+            if !self.link(memo, head, link) {
                 return false;
             }
             match &link.chained {
@@ -378,10 +384,10 @@ impl Transaction {
     }
 
     /// Evaluates one link; runs its per-match actions. Whether anything matched.
-    fn link(&mut self, head: &Rule, rule: &Rule) -> bool {
+    fn link(&mut self, memo: &mut Memo, head: &Rule, rule: &Rule) -> bool {
         let mut hits = std::mem::take(&mut self.spare);
         hits.reset();
-        self.hits(head, rule, &mut hits);
+        self.hits(memo, head, rule, &mut hits);
         if hits.len == 0 {
             self.spare = hits;
             return false;
@@ -474,16 +480,34 @@ impl Transaction {
     }
 
     /// Writes into `out` the values of `rule`'s targets that its operator matches.
-    fn hits(&self, head: &Rule, rule: &Rule, out: &mut Hits) {
+    fn hits(&self, memo: &mut Memo, head: &Rule, rule: &Rule, out: &mut Hits) {
         let expanded = rule.argument.as_ref().map(|t| t.expand_borrowing(&self.c));
         let argument = expanded.as_deref().map(String::from_utf8_lossy);
-        let mut test = |name: &dyn Fn(&mut Vec<u8>), value: &[u8]| {
-            if let Some((value, captures)) = self.test(rule, value, argument.as_deref()) {
-                out.push(name, &value, captures);
+        let argument = argument.as_deref();
+        let chains = &self.waf.compiled.chains;
+        let chain = chains.get(rule.chain);
+        let mut test = |name: &dyn Fn(&mut Vec<u8>), value: &[u8], id: Option<ValueId>| {
+            // A value that keeps its id (not TX, not MATCHED_VAR) is transformed once per
+            // chain, and its regex skipped when the chain's filter rules it out.
+            let Some(id) = id.filter(|_| !rule.multi_match) else {
+                if let Some((value, captures)) = self.test(rule, value, argument) {
+                    out.push(name, &value, captures);
+                }
+                return;
+            };
+            let found = memo.entry(id, chains.len(), rule.chain, chain, value);
+            if let Some(slot) = rule.filter_slot {
+                if !memo.may_match(found, chain, value, slot) {
+                    return;
+                }
+            }
+            let transformed = memo.value(found, value);
+            if let Some(captures) = self.run(rule, transformed, argument) {
+                out.push(name, transformed, captures);
             }
         };
         if rule.always {
-            test(&|_| {}, b"");
+            test(&|_| {}, b"", None);
             return;
         }
         let excluded = |var: Var, name: Option<&[u8]>| {
@@ -493,18 +517,19 @@ impl Transaction {
         for target in &rule.targets {
             if target.count {
                 let mut n = 0usize;
-                self.c.each(target, 0, &excluded, &mut |_, _| n += 1);
+                self.c.each(target, 0, &excluded, &mut |_, _, _| n += 1);
                 test(
                     &|out| {
                         out.push(b'&');
                         out.extend_from_slice(target.var.name().as_bytes());
                     },
                     n.to_string().as_bytes(),
+                    None,
                 );
                 continue;
             }
             self.c
-                .each(target, rule.min_class, &excluded, &mut |key, value| {
+                .each(target, rule.min_class, &excluded, &mut |key, value, id| {
                     let name = |out: &mut Vec<u8>| {
                         out.extend_from_slice(target.var.name().as_bytes());
                         if let Some(k) = key {
@@ -512,24 +537,32 @@ impl Transaction {
                             out.extend_from_slice(k);
                         }
                     };
-                    test(&name, value);
+                    test(&name, value, id);
                 });
+        }
+    }
+
+    /// Runs the operator on an already transformed value: the captures when it matched.
+    fn run(&self, rule: &Rule, value: &[u8], argument: Option<&str>) -> Option<Vec<Vec<u8>>> {
+        let m = rule.operator.evaluate(
+            value,
+            argument,
+            self.waf.detector(),
+            rule.capture && !rule.negated,
+        );
+        match (m, rule.negated) {
+            (Some(m), false) => Some(m.captures),
+            (None, true) => Some(Vec::new()),
+            _ => None,
         }
     }
 
     /// Transforms `value` and runs the operator: the matched (transformed) value and captures.
     fn test<'v>(&self, rule: &Rule, value: &'v [u8], argument: Option<&str>) -> Option<Tested<'v>> {
         let run = |v: Cow<'v, [u8]>| -> Result<Tested<'v>, Cow<'v, [u8]>> {
-            let m = rule.operator.evaluate(
-                &v,
-                argument,
-                self.waf.detector(),
-                rule.capture && !rule.negated,
-            );
-            match (m, rule.negated) {
-                (Some(m), false) => Ok((v, m.captures)),
-                (None, true) => Ok((v, Vec::new())),
-                _ => Err(v),
+            match self.run(rule, &v, argument) {
+                Some(captures) => Ok((v, captures)),
+                None => Err(v),
             }
         };
         if !rule.multi_match {

@@ -24,6 +24,8 @@ pub struct Outcome {
     pub file: PathBuf,
     /// Why it failed (`None`: passed).
     pub failure: Option<String>,
+    /// The ids of the rules that logged a match, stage after stage.
+    pub matched: Vec<u64>,
 }
 
 /// What a run found.
@@ -96,6 +98,7 @@ pub fn run(waf: &Arc<Waf>, dir: &Path) -> Result<Report, String> {
                     name: stem,
                     file: path.clone(),
                     failure: Some(format!("unreadable test file: {e}")),
+                    matched: Vec::new(),
                 });
                 continue;
             }
@@ -103,8 +106,9 @@ pub fn run(waf: &Arc<Waf>, dir: &Path) -> Result<Report, String> {
         let rule = file.rule_id.map_or(stem, |id| id.to_string());
         for test in &file.tests {
             let stages: Vec<&Stage> = test.stages.iter().map(StageEntry::stage).collect();
+            let mut matched = Vec::new();
             let failure = stages.iter().enumerate().find_map(|(i, stage)| {
-                judge(waf, stage).err().map(|why| {
+                judge(waf, stage, &mut matched).err().map(|why| {
                     if stages.len() > 1 {
                         format!("stage {}: {why}", i + 1)
                     } else {
@@ -116,6 +120,7 @@ pub fn run(waf: &Arc<Waf>, dir: &Path) -> Result<Report, String> {
                 name: format!("{rule}-{}", test.name()),
                 file: path.clone(),
                 failure,
+                matched,
             });
         }
     }
@@ -181,8 +186,10 @@ fn exchange(waf: &Arc<Waf>, stage: &Stage) -> Result<Exchange, String> {
     })
 }
 
-fn judge(waf: &Arc<Waf>, stage: &Stage) -> Result<(), String> {
+/// Judges one stage; the ids it matched are added to `matched`.
+fn judge(waf: &Arc<Waf>, stage: &Stage, matched: &mut Vec<u64>) -> Result<(), String> {
     let out = exchange(waf, stage)?;
+    matched.extend(&out.ids);
     let expect = &stage.output;
     if expect.expect_error == Some(true) && !out.broken {
         return Err("expected a connection error, got a response".into());

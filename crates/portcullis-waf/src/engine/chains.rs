@@ -1,0 +1,204 @@
+//! Transformation chains, interned at load: every rule names its list of transformations by
+//! id, so a transaction transforms a value once per chain rather than once per rule (see
+//! [`super::memo`]). Each chain also carries the literal filter of the regexes that run after
+//! it: one Aho-Corasick automaton over the [factors](crate::operator::factors) of every such
+//! regex, which a single pass over a transformed value turns into the set of rules that could
+//! match it. CRS has ~30 chains; most rules share a handful.
+
+use std::collections::HashMap;
+
+use aho_corasick::automaton::Automaton;
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, MatchKind, StartKind};
+
+use super::rule::Rule;
+use crate::operator::{factors, Operator};
+use crate::transform::Transformation;
+
+/// A chain's index in [`Chains`].
+pub type ChainId = u32;
+
+/// One list of transformations and the filter of its rules' regexes.
+#[derive(Debug, Clone, Default)]
+pub struct Chain {
+    /// The transformations, in order.
+    pub transformations: Vec<Transformation>,
+    filter: Option<Filter>,
+    /// How many rules have a slot in the filter.
+    slots: u32,
+}
+
+/// A chain filters its values only when at least this many of its rules would use the
+/// result: for one or two, each regex's own literal prefilter does the same work.
+const MIN_SLOTS: u32 = 3;
+
+/// Which rules' factors occur in a value.
+#[derive(Debug, Clone)]
+struct Filter {
+    /// Every factor, ASCII case-insensitive, with Standard semantics: a match state lists
+    /// every pattern ending there, so one pass finds them all (overlapping).
+    dfa: DFA,
+    start: aho_corasick::automaton::StateID,
+    /// For each pattern, the slots of the rules it is a factor of.
+    slots_of: Vec<Vec<u32>>,
+}
+
+impl Filter {
+    fn new(patterns: Vec<(Vec<u8>, Vec<u32>)>) -> Option<Self> {
+        let (words, slots_of): (Vec<Vec<u8>>, Vec<Vec<u32>>) = patterns.into_iter().unzip();
+        let dfa = DFA::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .start_kind(StartKind::Unanchored)
+            .prefilter(false)
+            .build(&words)
+            .ok()?;
+        let start = dfa.start_state(Anchored::No).ok()?;
+        Some(Self {
+            dfa,
+            start,
+            slots_of,
+        })
+    }
+}
+
+impl Chain {
+    /// Words (of 64 slots) in the filter's result.
+    pub fn words(&self) -> usize {
+        (self.slots as usize).div_ceil(64)
+    }
+
+    /// Sets in `bits` (of [`Self::words`] words, cleared) the slots of the rules whose
+    /// factors occur in `value` (already transformed by this chain).
+    pub fn filter(&self, value: &[u8], bits: &mut [u64]) {
+        let Some(f) = &self.filter else {
+            // No filter: every slot may match.
+            bits.fill(u64::MAX);
+            return;
+        };
+        let mut sid = f.start;
+        for b in value {
+            sid = f.dfa.next_state(Anchored::No, sid, *b);
+            if f.dfa.is_special(sid) && f.dfa.is_match(sid) {
+                for i in 0..f.dfa.match_len(sid) {
+                    let pattern = f.dfa.match_pattern(sid, i);
+                    for slot in &f.slots_of[pattern.as_usize()] {
+                        bits[*slot as usize / 64] |= 1 << (slot % 64);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether rules of this chain have filter slots.
+    pub fn filters(&self) -> bool {
+        self.filter.is_some()
+    }
+}
+
+/// Every chain of a rule set.
+#[derive(Debug, Clone, Default)]
+pub struct Chains {
+    list: Vec<Chain>,
+}
+
+impl Chains {
+    /// Interns the chains of `rules` (and of their chained links), setting each rule's
+    /// `chain` and `filter_slot`, and builds the filters (unless `filters` is off: then every
+    /// rule runs its regex). A filter that cannot be built is left out, with the same effect.
+    pub fn build(rules: &mut [Rule], filters: bool) -> Self {
+        let mut b = Builder::default();
+        each_link(rules, |r| b.add(r));
+        let chains = b.finish(filters);
+        // Slots of chains too small to filter are dropped: those rules run their regex.
+        each_link(rules, |r| {
+            if !chains.get(r.chain).filters() {
+                r.filter_slot = None;
+            }
+        });
+        chains
+    }
+
+    /// The chain with this id.
+    pub fn get(&self, id: ChainId) -> &Chain {
+        &self.list[id as usize]
+    }
+
+    /// How many chains there are.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}
+
+/// Calls `f` with every rule and chained link.
+fn each_link(rules: &mut [Rule], mut f: impl FnMut(&mut Rule)) {
+    for rule in rules {
+        let mut link = Some(rule);
+        while let Some(r) = link {
+            f(r);
+            link = r.chained.as_deref_mut();
+        }
+    }
+}
+
+#[derive(Default)]
+struct Builder {
+    ids: HashMap<Vec<Transformation>, ChainId>,
+    chains: Vec<Chain>,
+    /// For each chain: its factor strings, and the slots each belongs to.
+    patterns: Vec<Vec<(Vec<u8>, Vec<u32>)>>,
+    index: Vec<HashMap<Vec<u8>, usize>>,
+}
+
+impl Builder {
+    fn add(&mut self, rule: &mut Rule) {
+        let next = self.chains.len() as ChainId;
+        let id = *self.ids.entry(rule.transformations.clone()).or_insert(next);
+        if id == next {
+            self.chains.push(Chain {
+                transformations: rule.transformations.clone(),
+                ..Chain::default()
+            });
+            self.patterns.push(Vec::new());
+            self.index.push(HashMap::new());
+        }
+        rule.chain = id;
+        rule.filter_slot = None;
+        // A negated regex matches where the pattern does not; `multiMatch` tests values the
+        // chain does not produce.
+        let Operator::Rx(re, _) = &rule.operator else {
+            return;
+        };
+        if rule.negated || rule.multi_match {
+            return;
+        }
+        let Some(set) = factors::required(re.as_str()) else {
+            return;
+        };
+        let i = id as usize;
+        let slot = self.chains[i].slots;
+        self.chains[i].slots += 1;
+        rule.filter_slot = Some(slot);
+        for s in set {
+            let at = *self.index[i].entry(s.clone()).or_insert_with(|| {
+                self.patterns[i].push((s, Vec::new()));
+                self.patterns[i].len() - 1
+            });
+            self.patterns[i][at].1.push(slot);
+        }
+    }
+
+    fn finish(mut self, filters: bool) -> Chains {
+        for (chain, patterns) in self.chains.iter_mut().zip(self.patterns) {
+            if filters && chain.slots >= MIN_SLOTS {
+                chain.filter = Filter::new(patterns);
+            }
+        }
+        Chains { list: self.chains }
+    }
+}

@@ -1,0 +1,157 @@
+//! What a transaction has already worked out about a value, kept for the next rule that asks:
+//! the value as a [chain](super::chains) transforms it, and which of that chain's rules could
+//! match it (the literal filter's result). CRS runs dozens of rules over each argument and
+//! header with the same few chains; without this each rule transformed the value again.
+//!
+//! Entries are found by [`ValueId`] (never reused within a transaction, so an entry cannot
+//! outlive its value) and chain id, in a table of one row per value and one column per chain.
+
+use std::borrow::Cow;
+
+use super::chains::{Chain, ChainId};
+use super::collections::ValueId;
+use crate::transform::apply_all;
+
+/// No entry / not computed.
+const NONE: u32 = u32::MAX;
+
+/// One (value, chain) pair.
+#[derive(Debug)]
+struct Entry {
+    /// The transformed value; `None` when the chain left it unchanged.
+    value: Option<Vec<u8>>,
+    /// Where its filter bits start in [`Memo::bits`] (`NONE` until asked for).
+    bits: u32,
+}
+
+/// A transaction's memo (see the module documentation).
+#[derive(Debug, Default)]
+pub struct Memo {
+    /// Row `id`, column `chain`: the entry's index, or `NONE`.
+    table: Vec<u32>,
+    entries: Vec<Entry>,
+    bits: Vec<u64>,
+}
+
+/// An entry of the memo.
+#[derive(Debug, Clone, Copy)]
+pub struct Found(usize);
+
+impl Memo {
+    /// The entry for `raw` (the value `id`) transformed by `chain` (one of `chains` chains),
+    /// computing it on first use.
+    pub fn entry(
+        &mut self,
+        id: ValueId,
+        chains: usize,
+        chain_id: ChainId,
+        chain: &Chain,
+        raw: &[u8],
+    ) -> Found {
+        let cell = usize::try_from(id.0)
+            .ok()
+            .and_then(|row| row.checked_mul(chains))
+            .and_then(|at| at.checked_add(chain_id as usize));
+        let Some(cell) = cell else {
+            return self.push(chain, raw);
+        };
+        if cell >= self.table.len() {
+            // Whole rows at a time.
+            let rows = cell / chains + 1;
+            self.table.resize(rows * chains, NONE);
+        }
+        match self.table[cell] {
+            NONE => {
+                let found = self.push(chain, raw);
+                // Past u32::MAX entries, new ones are computed but not kept.
+                self.table[cell] = u32::try_from(found.0).unwrap_or(NONE);
+                found
+            }
+            e => Found(e as usize),
+        }
+    }
+
+    fn push(&mut self, chain: &Chain, raw: &[u8]) -> Found {
+        let value = match apply_all(&chain.transformations, raw) {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(v) => Some(v),
+        };
+        self.entries.push(Entry { value, bits: NONE });
+        Found(self.entries.len() - 1)
+    }
+
+    /// The transformed value of an entry (`raw` when the chain changed nothing).
+    pub fn value<'a>(&'a self, found: Found, raw: &'a [u8]) -> &'a [u8] {
+        self.entries[found.0].value.as_deref().unwrap_or(raw)
+    }
+
+    /// Whether the rule in filter slot `slot` of `chain` could match the entry's value.
+    pub fn may_match(&mut self, found: Found, chain: &Chain, raw: &[u8], slot: u32) -> bool {
+        let e = found.0;
+        let start = match self.entries[e].bits {
+            NONE => {
+                let start = self.bits.len();
+                self.bits.resize(start + chain.words(), 0);
+                let value = self.entries[e].value.as_deref().unwrap_or(raw);
+                chain.filter(value, &mut self.bits[start..]);
+                // Past u32::MAX words, the bits are recomputed each time.
+                self.entries[e].bits = u32::try_from(start).unwrap_or(NONE);
+                start
+            }
+            b => b as usize,
+        };
+        self.bits
+            .get(start + slot as usize / 64)
+            .is_none_or(|w| w & (1 << (slot % 64)) != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::chains::Chains;
+    use crate::engine::collections::Collections;
+    use crate::transform::Transformation;
+
+    /// The chains of two rules: `t:lowercase` (chain 0), then none (chain 1).
+    fn chains() -> Chains {
+        let text = "SecRule ARGS \"@rx a\" \"id:1,t:lowercase\"\nSecRule ARGS \"@rx b\" \"id:2\"\n";
+        let set = crate::seclang::parse_str(text, std::path::Path::new("t.conf")).unwrap();
+        let mut compiled = crate::engine::compile::compile(&set).unwrap();
+        Chains::build(&mut compiled.rules, true)
+    }
+
+    #[test]
+    fn a_value_is_transformed_once_per_chain_and_never_confused_with_another() {
+        let chains = chains();
+        assert_eq!(chains.get(0).transformations, [Transformation::Lowercase]);
+        let mut c = Collections::default();
+        let first = c.table(vec![(b"Q".to_vec(), b"ABC".to_vec())]);
+        // The same bytes under a new table (a replaced collection) get a new id.
+        let second = c.table(vec![(b"Q".to_vec(), b"XYZ".to_vec())]);
+        let mut ids = Vec::new();
+        let target = crate::engine::variables::Target::parse("ARGS").unwrap();
+        for t in [&first, &second] {
+            let mut tmp = Collections::default();
+            tmp.args_get = t.clone();
+            tmp.each(&target, 0, &|_, _| false, &mut |_, _, id| {
+                ids.push(id.unwrap())
+            });
+        }
+        assert_ne!(ids[0], ids[1]);
+        let mut memo = Memo::default();
+        let lower = chains.get(0);
+        let a = memo.entry(ids[0], chains.len(), 0, lower, b"ABC");
+        assert_eq!(memo.value(a, b"ABC"), b"abc");
+        let again = memo.entry(ids[0], chains.len(), 0, lower, b"ABC");
+        assert_eq!(again.0, a.0, "kept, not recomputed");
+        let b = memo.entry(ids[1], chains.len(), 0, lower, b"XYZ");
+        assert_eq!(memo.value(b, b"XYZ"), b"xyz");
+        let raw = memo.entry(ids[0], chains.len(), 1, chains.get(1), b"ABC");
+        assert_eq!(
+            memo.value(raw, b"ABC"),
+            b"ABC",
+            "the other chain sees its own result"
+        );
+    }
+}
