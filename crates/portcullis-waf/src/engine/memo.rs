@@ -10,7 +10,7 @@ use std::borrow::Cow;
 
 use super::chains::{Chain, ChainId};
 use super::collections::ValueId;
-use crate::transform::apply_all;
+use crate::transform::{apply_triggered, Triggers};
 
 /// No entry / not computed.
 const NONE: u32 = u32::MAX;
@@ -29,6 +29,8 @@ struct Entry {
 pub struct Memo {
     /// Row `id`, column `chain`: the entry's index, or `NONE`.
     table: Vec<u32>,
+    /// By value id: its [`Triggers`], once computed.
+    triggers: Vec<Option<Triggers>>,
     entries: Vec<Entry>,
     bits: Vec<u64>,
 }
@@ -48,12 +50,12 @@ impl Memo {
         chain: &Chain,
         raw: &[u8],
     ) -> Found {
-        let cell = usize::try_from(id.0)
-            .ok()
+        let row = usize::try_from(id.0).ok();
+        let cell = row
             .and_then(|row| row.checked_mul(chains))
             .and_then(|at| at.checked_add(chain_id as usize));
-        let Some(cell) = cell else {
-            return self.push(chain, raw);
+        let (Some(row), Some(cell)) = (row, cell) else {
+            return self.push(chain, raw, Triggers::of(raw));
         };
         if cell >= self.table.len() {
             // Whole rows at a time.
@@ -62,7 +64,11 @@ impl Memo {
         }
         match self.table[cell] {
             NONE => {
-                let found = self.push(chain, raw);
+                if row >= self.triggers.len() {
+                    self.triggers.resize(row + 1, None);
+                }
+                let triggers = *self.triggers[row].get_or_insert_with(|| Triggers::of(raw));
+                let found = self.push(chain, raw, triggers);
                 // Past u32::MAX entries, new ones are computed but not kept.
                 self.table[cell] = u32::try_from(found.0).unwrap_or(NONE);
                 found
@@ -71,8 +77,8 @@ impl Memo {
         }
     }
 
-    fn push(&mut self, chain: &Chain, raw: &[u8]) -> Found {
-        let value = match apply_all(&chain.transformations, raw) {
+    fn push(&mut self, chain: &Chain, raw: &[u8], triggers: Triggers) -> Found {
+        let value = match apply_triggered(&chain.transformations, raw, triggers) {
             Cow::Borrowed(_) => None,
             Cow::Owned(v) => Some(v),
         };

@@ -7,8 +7,11 @@
 
 mod decode;
 mod normalize;
+mod triggers;
 
 use std::borrow::Cow;
+
+pub use triggers::Triggers;
 
 /// A transformation CRS 4 uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -110,8 +113,25 @@ impl Transformation {
 /// Applies `list` in order. A transformation that changes nothing costs no copy (`Borrowed`
 /// always means "unchanged").
 pub fn apply_all<'a>(list: &[Transformation], input: &'a [u8]) -> Cow<'a, [u8]> {
+    match list {
+        [] => Cow::Borrowed(input),
+        [one] => one.apply(input),
+        _ => apply_triggered(list, input, Triggers::of(input)),
+    }
+}
+
+/// [`apply_all`] for a value whose [`Triggers`] are known: steps it cannot wake are skipped.
+pub fn apply_triggered<'a>(
+    list: &[Transformation],
+    input: &'a [u8],
+    triggers: Triggers,
+) -> Cow<'a, [u8]> {
     let mut value = Cow::Borrowed(input);
+    let mut triggers = triggers;
     for t in list {
+        if !triggers.wake(*t) {
+            continue;
+        }
         let next = match &value {
             Cow::Borrowed(b) => Some(t.apply(b)),
             Cow::Owned(v) => match t.apply(v) {
@@ -120,6 +140,9 @@ pub fn apply_all<'a>(list: &[Transformation], input: &'a [u8]) -> Cow<'a, [u8]> 
             },
         };
         if let Some(n) = next {
+            if matches!(n, Cow::Owned(_)) {
+                triggers = Triggers::of(&n);
+            }
             value = n;
         }
     }
