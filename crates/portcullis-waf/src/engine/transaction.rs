@@ -14,7 +14,7 @@ use super::variables::{Target, Var};
 use super::Waf;
 use crate::body::{self, Processor};
 use crate::operator::number;
-use crate::transform::apply_all;
+use crate::transform::{apply_all, Triggers};
 
 /// Why a transaction was stopped.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -568,17 +568,25 @@ impl Transaction {
         if !rule.multi_match {
             return run(apply_all(&rule.transformations, value)).ok();
         }
+        // `multiMatch`: the operator also sees each intermediate result that differs from the
+        // one before (a step that cannot change the value is not even run).
         let mut current = match run(Cow::Borrowed(value)) {
             Ok(hit) => return Some(hit),
             Err(v) => v,
         };
+        let mut triggers = Triggers::of(value);
         for t in &rule.transformations {
-            let next = t.apply(&current).into_owned();
-            if next != current.as_ref() {
-                match run(Cow::Owned(next)) {
-                    Ok(hit) => return Some(hit),
-                    Err(v) => current = v,
-                }
+            if !triggers.wake(*t) {
+                continue;
+            }
+            let next = match t.apply(&current) {
+                Cow::Owned(next) if next != current.as_ref() => next,
+                _ => continue,
+            };
+            triggers = Triggers::of(&next);
+            match run(Cow::Owned(next)) {
+                Ok(hit) => return Some(hit),
+                Err(v) => current = v,
             }
         }
         None
