@@ -144,6 +144,11 @@ impl Collections {
         first
     }
 
+    /// How many value ids have been handed out.
+    pub fn ids_issued(&self) -> u64 {
+        self.next_id
+    }
+
     /// A table of `items`, its values given fresh ids.
     pub fn table(&mut self, items: Pairs) -> Table {
         let classes = items
@@ -178,8 +183,16 @@ impl Collections {
     }
 
     /// Calls `f(key, value)` for every value of `target` of byte class `min_class` or above
-    /// that `excluded` keeps. Names-only collections (`ARGS_NAMES`) yield the name as value.
-    pub fn each(&self, target: &Target, min_class: u8, excluded: &Excluded<'_>, f: &mut Visit<'_>) {
+    /// that `excluded` (when given) keeps. Names-only collections (`ARGS_NAMES`) yield the name
+    /// as value.
+    pub fn each(
+        &self,
+        target: &Target,
+        min_class: u8,
+        excluded: Option<&Excluded<'_>>,
+        f: &mut Visit<'_>,
+    ) {
+        let excluded = |var: Var, name: Option<&[u8]>| excluded.is_some_and(|e| e(var, name));
         let var = target.var;
         let key = &target.key;
         let table = |t: &Table, names: bool, f: &mut Visit<'_>| {
@@ -321,7 +334,7 @@ impl Collections {
             count: false,
         };
         let mut out = None;
-        self.each(&target, 0, &|_, _| false, &mut |_, v, _| {
+        self.each(&target, 0, None, &mut |_, v, _| {
             if out.is_none() {
                 out = Some(Cow::Owned(v.to_vec()));
             }

@@ -40,6 +40,20 @@ pub struct Memo {
 pub struct Found(usize);
 
 impl Memo {
+    /// Makes room for `ids` values and `chains` chains at once (the table would otherwise
+    /// grow, copying itself, as values are first asked for).
+    pub fn reserve(&mut self, ids: u64, chains: usize) {
+        let Some(cells) = usize::try_from(ids)
+            .ok()
+            .and_then(|ids| ids.checked_mul(chains))
+        else {
+            return;
+        };
+        if cells > self.table.len() {
+            self.table.resize(cells, NONE);
+        }
+    }
+
     /// The entry for `raw` (the value `id`) transformed by `chain` (one of `chains` chains),
     /// computing it on first use.
     pub fn entry(
@@ -140,9 +154,7 @@ mod tests {
         for t in [&first, &second] {
             let mut tmp = Collections::default();
             tmp.args_get = t.clone();
-            tmp.each(&target, 0, &|_, _| false, &mut |_, _, id| {
-                ids.push(id.unwrap())
-            });
+            tmp.each(&target, 0, None, &mut |_, _, id| ids.push(id.unwrap()));
         }
         assert_ne!(ids[0], ids[1]);
         let mut memo = Memo::default();

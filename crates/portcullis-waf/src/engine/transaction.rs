@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::actions::{Ctl, Disruptive, EngineMode, IdRange, SetOp};
-use super::collections::{Collections, Pairs, ValueId};
+use super::collections::{Collections, Excluded, Pairs, ValueId};
 use super::memo::Memo;
 use super::request::{fill, RequestHead};
 use super::rule::Rule;
@@ -73,6 +73,14 @@ struct Removals {
 impl Removals {
     fn rule(&self, r: &Rule) -> bool {
         self.ids.iter().any(|x| x.contains(r.id)) || self.tags.iter().any(|t| r.has_tag(t))
+    }
+
+    /// Whether any target removal names this chain (checked once per rule, not per value).
+    fn narrow(&self, head: &Rule) -> bool {
+        self.targets_by_id
+            .iter()
+            .any(|(ids, _)| ids.contains(head.id))
+            || self.targets_by_tag.iter().any(|(tag, _)| head.has_tag(tag))
     }
 
     fn target(&self, head: &Rule, var: Var, name: Option<&[u8]>) -> bool {
@@ -326,6 +334,7 @@ impl Transaction {
         let waf = self.waf.clone();
         let slots = &waf.compiled.phases[usize::from(phase) - 1];
         let mut memo = std::mem::take(&mut self.memo);
+        memo.reserve(self.c.ids_issued(), waf.compiled.chains.len());
         let mut i = 0;
         while let Some(slot) = slots.get(i) {
             let rule = &waf.compiled.rules[slot.rule];
@@ -510,14 +519,18 @@ impl Transaction {
             test(&|_| {}, b"", None);
             return;
         }
+        let narrowed = self.removals.narrow(head);
         let excluded = |var: Var, name: Option<&[u8]>| {
             rule.exclusions.iter().any(|t| t.excludes(var, name))
-                || self.removals.target(head, var, name)
+                || (narrowed && self.removals.target(head, var, name))
         };
+        // Most rules exclude nothing: their values are not asked one by one.
+        let excluded: Option<&Excluded<'_>> =
+            (narrowed || !rule.exclusions.is_empty()).then_some(&excluded);
         for target in &rule.targets {
             if target.count {
                 let mut n = 0usize;
-                self.c.each(target, 0, &excluded, &mut |_, _, _| n += 1);
+                self.c.each(target, 0, excluded, &mut |_, _, _| n += 1);
                 test(
                     &|out| {
                         out.push(b'&');
@@ -529,7 +542,7 @@ impl Transaction {
                 continue;
             }
             self.c
-                .each(target, rule.min_class, &excluded, &mut |key, value, id| {
+                .each(target, rule.min_class, excluded, &mut |key, value, id| {
                     let name = |out: &mut Vec<u8>| {
                         out.extend_from_slice(target.var.name().as_bytes());
                         if let Some(k) = key {
