@@ -20,6 +20,8 @@ pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 pub struct Table {
     items: Pairs,
     classes: Vec<(u8, u8)>,
+    /// The highest class of a name, and of a value.
+    top: (u8, u8),
     first_id: u64,
 }
 
@@ -151,14 +153,18 @@ impl Collections {
 
     /// A table of `items`, its values given fresh ids.
     pub fn table(&mut self, items: Pairs) -> Table {
-        let classes = items
+        let classes: Vec<(u8, u8)> = items
             .iter()
             .map(|(k, v)| (class_of(k), class_of(v)))
             .collect();
+        let top = classes
+            .iter()
+            .fold((0, 0), |(a, b), (k, v)| (a.max(*k), b.max(*v)));
         let first_id = self.ids(items.len() * 2);
         Table {
             items,
             classes,
+            top,
             first_id,
         }
     }
@@ -195,10 +201,16 @@ impl Collections {
         let excluded = |var: Var, name: Option<&[u8]>| excluded.is_some_and(|e| e(var, name));
         let var = target.var;
         let key = &target.key;
+        let every = matches!(key, Key::All);
         let table = |t: &Table, names: bool, f: &mut Visit<'_>| {
+            // A rule that needs a byte class no value of the table reaches skips the table.
+            let top = if names { t.top.0 } else { t.top.1 };
+            if top < min_class {
+                return;
+            }
             for (i, ((k, v), (kc, vc))) in t.items.iter().zip(&t.classes).enumerate() {
                 let class = if names { *kc } else { *vc };
-                if class >= min_class && key.selects(k) && !excluded(var, Some(k)) {
+                if class >= min_class && (every || key.selects(k)) && !excluded(var, Some(k)) {
                     f(Some(k), if names { k } else { v }, Some(t.id(i, names)));
                 }
             }
