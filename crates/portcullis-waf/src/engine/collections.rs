@@ -3,8 +3,7 @@
 //! names without copying them.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
-use std::ops::Bound;
+use std::collections::HashMap;
 use std::ops::Deref;
 
 use super::variables::{Key, Target, Var};
@@ -12,6 +11,12 @@ use crate::operator::byte_class::class_of;
 
 /// Name/value pairs in arrival order (argument names need not be UTF-8).
 pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// The TX collection: a hash map, since rules look members up by name hundreds of times per
+/// transaction (a B-tree compared keys through `memcmp` at every level). Keyed with a random
+/// seed: names can carry request data (`tx.header_name_920450_%{tx.0}`), so collisions must not
+/// be something a client can aim for. The rare selector that iterates TX sorts the members.
+pub type TxMap = HashMap<Vec<u8>, Vec<u8>, ahash::RandomState>;
 
 /// Pairs with the [byte class](crate::operator::byte_class) of each name and value, computed
 /// once when the collection is filled (every rule asks for them), and the [`ValueId`] of its
@@ -82,7 +87,7 @@ pub struct Collections {
     /// The parsed XML body.
     pub xml: Option<XmlBody>,
     /// The TX collection (keys lowercase).
-    pub tx: BTreeMap<Vec<u8>, Vec<u8>>,
+    pub tx: TxMap,
     /// The last match's value.
     pub matched_var: Vec<u8>,
     /// The last match's name.
@@ -263,15 +268,18 @@ impl Collections {
                     }
                     return;
                 }
-                // TX is sorted: a selector with a required prefix seeks to it.
+                // Members in name order (as ModSecurity lists them); a selector's required
+                // prefix rules out most without running its regex.
                 let prefix: &[u8] = match key {
                     Key::Pattern(_, p) => p,
                     _ => b"",
                 };
-                let members = self
+                let mut members: Vec<(&Vec<u8>, &Vec<u8>)> = self
                     .tx
-                    .range::<[u8], _>((Bound::Included(prefix), Bound::Unbounded))
-                    .take_while(|(k, _)| k.starts_with(prefix));
+                    .iter()
+                    .filter(|(k, _)| k.starts_with(prefix))
+                    .collect();
+                members.sort_unstable_by(|a, b| a.0.cmp(b.0));
                 for (k, v) in members {
                     if (min_class == 0 || class_of(v) >= min_class)
                         && key.selects(k)
