@@ -277,16 +277,16 @@ impl Collections {
                 let mut members: Vec<(&Vec<u8>, &Vec<u8>)> = self
                     .tx
                     .iter()
-                    .filter(|(k, _)| k.starts_with(prefix))
+                    .filter(|(k, v)| {
+                        k.starts_with(prefix)
+                            && (min_class == 0 || class_of(v) >= min_class)
+                            && key.selects(k)
+                            && !excluded(var, Some(k))
+                    })
                     .collect();
                 members.sort_unstable_by(|a, b| a.0.cmp(b.0));
                 for (k, v) in members {
-                    if (min_class == 0 || class_of(v) >= min_class)
-                        && key.selects(k)
-                        && !excluded(var, Some(k))
-                    {
-                        f(Some(k), v, None);
-                    }
+                    f(Some(k), v, None);
                 }
             }
             Var::Xml => {
