@@ -140,9 +140,17 @@ pub struct Transaction {
     content_type: Vec<u8>,
     logged: Vec<Logged>,
     interruption: Option<Interruption>,
+    /// Working memory of the rules, kept from rule to rule and phase to phase.
+    scratch: Scratch,
+}
+
+/// What evaluating rules reuses: taken out of the transaction for a phase, so that rules can
+/// write into it while they read the collections.
+#[derive(Default)]
+struct Scratch {
     /// Where the next link's hits are written; its slots become MATCHED_VARS (see
-    /// [`Self::link`]).
-    spare: Hits,
+    /// [`Transaction::link`]).
+    hits: Hits,
     /// Transformed values and filter results, shared by the rules.
     memo: Memo,
 }
@@ -166,8 +174,7 @@ impl Transaction {
             content_type,
             logged: Vec::new(),
             interruption: None,
-            spare: Hits::default(),
-            memo: Memo::default(),
+            scratch: Scratch::default(),
         }
     }
 
@@ -333,13 +340,15 @@ impl Transaction {
         }
         let waf = self.waf.clone();
         let slots = &waf.compiled.phases[usize::from(phase) - 1];
-        let mut memo = std::mem::take(&mut self.memo);
-        memo.reserve(self.c.ids_issued(), waf.compiled.chains.len());
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch
+            .memo
+            .reserve(self.c.ids_issued(), waf.compiled.chains.len());
         let mut i = 0;
         while let Some(slot) = slots.get(i) {
             let rule = &waf.compiled.rules[slot.rule];
             i += 1;
-            if self.removals.rule(rule) || !self.chain(&mut memo, rule) {
+            if self.removals.rule(rule) || !self.chain(&mut scratch, rule) {
                 continue;
             }
             if self.interruption.is_some() || self.mode == EngineMode::Off {
@@ -347,20 +356,20 @@ impl Transaction {
             }
             i = slot.next;
         }
-        self.memo = memo;
+        self.scratch = scratch;
         self.interruption.as_ref()
     }
 
     /// Evaluates a chain; when every link matched, logs and applies the disruptive action.
-    fn chain(&mut self, memo: &mut Memo, head: &Rule) -> bool {
+    fn chain(&mut self, scratch: &mut Scratch, head: &Rule) -> bool {
         // MATCHED_VARS starts empty; the larger set of slots is kept for reuse.
-        if self.c.matched_vars.len() > self.spare.pairs.len() {
-            std::mem::swap(&mut self.c.matched_vars, &mut self.spare.pairs);
+        if self.c.matched_vars.len() > scratch.hits.pairs.len() {
+            std::mem::swap(&mut self.c.matched_vars, &mut scratch.hits.pairs);
         }
         self.c.matched_vars.clear();
         let mut link = head;
         loop {
-            if !self.link(memo, head, link) {
+            if !self.link(scratch, head, link) {
                 return false;
             }
             match &link.chained {
@@ -393,12 +402,11 @@ impl Transaction {
     }
 
     /// Evaluates one link; runs its per-match actions. Whether anything matched.
-    fn link(&mut self, memo: &mut Memo, head: &Rule, rule: &Rule) -> bool {
-        let mut hits = std::mem::take(&mut self.spare);
+    fn link(&mut self, scratch: &mut Scratch, head: &Rule, rule: &Rule) -> bool {
+        let hits = &mut scratch.hits;
         hits.reset();
-        self.hits(memo, head, rule, &mut hits);
+        self.hits(&mut scratch.memo, head, rule, hits);
         if hits.len == 0 {
-            self.spare = hits;
             return false;
         }
         // The actions still see the previous link's MATCHED_VARS; this link's become them
@@ -415,9 +423,7 @@ impl Transaction {
             self.actions(rule);
         }
         hits.pairs.truncate(hits.len);
-        let previous = std::mem::replace(&mut self.c.matched_vars, std::mem::take(&mut hits.pairs));
-        hits.pairs = previous;
-        self.spare = hits;
+        std::mem::swap(&mut self.c.matched_vars, &mut hits.pairs);
         true
     }
 
