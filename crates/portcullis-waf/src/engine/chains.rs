@@ -1,18 +1,22 @@
 //! Transformation chains, interned at load: every rule names its list of transformations by
 //! id, so a transaction transforms a value once per chain rather than once per rule (see
-//! [`super::memo`]). Each chain also carries the literal filter of the regexes that run after
+//! [`super::memo`]). Each chain also carries the literal filter of the rules that run after
 //! it: one Aho-Corasick automaton over the [factors](crate::operator::factors) of every such
-//! regex, which a single pass over a transformed value turns into the set of rules that could
-//! match it. CRS has ~30 chains; most rules share a handful.
+//! regex and the phrases of every `@pm` list, which a single pass over a transformed value
+//! turns into the set of rules that could match it (for a phrase list the answer is exact).
+//! Request rules (phases 1-2) and response rules (3-5) get separate chains: they see different
+//! values, and the response's phrase lists (error messages, thousands of them) would swell the
+//! request filters. CRS has ~30 chains; most rules share a handful.
 
 use std::collections::HashMap;
 
-use aho_corasick::automaton::Automaton;
+use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::dfa::DFA;
+use aho_corasick::nfa::contiguous;
 use aho_corasick::{Anchored, MatchKind, StartKind};
 
 use super::rule::Rule;
-use crate::operator::{factors, Operator};
+use crate::operator::Operator;
 use crate::transform::Transformation;
 
 /// A chain's index in [`Chains`].
@@ -29,36 +33,77 @@ pub struct Chain {
 }
 
 /// A chain filters its values only when at least this many of its rules would use the
-/// result: for one or two, each regex's own literal prefilter does the same work.
+/// result: for one or two, each rule's own scan does the same work.
 const MIN_SLOTS: u32 = 3;
+
+/// Filters whose patterns total at most this many bytes are DFAs (a table lookup per byte);
+/// larger ones, such as the response chain holding CRS's error-message lists, are contiguous
+/// NFAs (a few times slower per byte, a fraction of the memory).
+const MAX_DFA_BYTES: usize = 4096;
 
 /// Which rules' factors occur in a value.
 #[derive(Debug, Clone)]
 struct Filter {
     /// Every factor, ASCII case-insensitive, with Standard semantics: a match state lists
     /// every pattern ending there, so one pass finds them all (overlapping).
-    dfa: DFA,
-    start: aho_corasick::automaton::StateID,
+    scanner: Scanner,
     /// For each pattern, the slots of the rules it is a factor of.
     slots_of: Vec<Vec<u32>>,
+}
+
+#[derive(Debug, Clone)]
+enum Scanner {
+    Dfa(DFA, StateID),
+    Nfa(contiguous::NFA, StateID),
 }
 
 impl Filter {
     fn new(patterns: Vec<(Vec<u8>, Vec<u32>)>) -> Option<Self> {
         let (words, slots_of): (Vec<Vec<u8>>, Vec<Vec<u32>>) = patterns.into_iter().unzip();
-        let dfa = DFA::builder()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .start_kind(StartKind::Unanchored)
-            .prefilter(false)
-            .build(&words)
-            .ok()?;
-        let start = dfa.start_state(Anchored::No).ok()?;
-        Some(Self {
-            dfa,
-            start,
-            slots_of,
-        })
+        let bytes: usize = words.iter().map(Vec::len).sum();
+        let scanner = if bytes <= MAX_DFA_BYTES {
+            let dfa = DFA::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .start_kind(StartKind::Unanchored)
+                .prefilter(false)
+                .build(&words)
+                .ok()?;
+            let start = dfa.start_state(Anchored::No).ok()?;
+            Scanner::Dfa(dfa, start)
+        } else {
+            let nfa = contiguous::NFA::builder()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .prefilter(false)
+                .build(&words)
+                .ok()?;
+            let start = nfa.start_state(Anchored::No).ok()?;
+            Scanner::Nfa(nfa, start)
+        };
+        Some(Self { scanner, slots_of })
+    }
+
+    /// Sets the slots of every pattern that occurs in `value`.
+    fn scan(&self, value: &[u8], bits: &mut [u64]) {
+        match &self.scanner {
+            Scanner::Dfa(a, start) => self.scan_with(a, *start, value, bits),
+            Scanner::Nfa(a, start) => self.scan_with(a, *start, value, bits),
+        }
+    }
+
+    fn scan_with(&self, a: &impl Automaton, start: StateID, value: &[u8], bits: &mut [u64]) {
+        let mut sid = start;
+        for b in value {
+            sid = a.next_state(Anchored::No, sid, *b);
+            if a.is_special(sid) && a.is_match(sid) {
+                for i in 0..a.match_len(sid) {
+                    for slot in &self.slots_of[a.match_pattern(sid, i).as_usize()] {
+                        bits[*slot as usize / 64] |= 1 << (slot % 64);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -76,18 +121,7 @@ impl Chain {
             bits.fill(u64::MAX);
             return;
         };
-        let mut sid = f.start;
-        for b in value {
-            sid = f.dfa.next_state(Anchored::No, sid, *b);
-            if f.dfa.is_special(sid) && f.dfa.is_match(sid) {
-                for i in 0..f.dfa.match_len(sid) {
-                    let pattern = f.dfa.match_pattern(sid, i);
-                    for slot in &f.slots_of[pattern.as_usize()] {
-                        bits[*slot as usize / 64] |= 1 << (slot % 64);
-                    }
-                }
-            }
-        }
+        f.scan(value, bits);
     }
 
     /// Whether rules of this chain have filter slots.
@@ -148,7 +182,8 @@ fn each_link(rules: &mut [Rule], mut f: impl FnMut(&mut Rule)) {
 
 #[derive(Default)]
 struct Builder {
-    ids: HashMap<Vec<Transformation>, ChainId>,
+    /// By (transformations, response phase).
+    ids: HashMap<(Vec<Transformation>, bool), ChainId>,
     chains: Vec<Chain>,
     /// For each chain: its factor strings, and the slots each belongs to.
     patterns: Vec<Vec<(Vec<u8>, Vec<u32>)>>,
@@ -158,7 +193,8 @@ struct Builder {
 impl Builder {
     fn add(&mut self, rule: &mut Rule) {
         let next = self.chains.len() as ChainId;
-        let id = *self.ids.entry(rule.transformations.clone()).or_insert(next);
+        let key = (rule.transformations.clone(), rule.phase >= 3);
+        let id = *self.ids.entry(key).or_insert(next);
         if id == next {
             self.chains.push(Chain {
                 transformations: rule.transformations.clone(),
@@ -169,15 +205,20 @@ impl Builder {
         }
         rule.chain = id;
         rule.filter_slot = None;
-        // A negated regex matches where the pattern does not; `multiMatch` tests values the
-        // chain does not produce.
-        let Operator::Rx(re, _) = &rule.operator else {
-            return;
+        // A negated operator matches where the pattern does not; `multiMatch` tests values
+        // the chain does not produce. Phrase lists join only response chains: there they
+        // scan long bodies, several lists over the same body; request values are short, a
+        // list's own scan of one is cheap, and its phrases would swell the request filters.
+        let response = rule.phase >= 3;
+        let filterable = match rule.operator {
+            Operator::Rx(..) => true,
+            Operator::Pm(..) => response,
+            _ => false,
         };
-        if rule.negated || rule.multi_match {
+        if rule.negated || rule.multi_match || !filterable {
             return;
         }
-        let Some(set) = factors::required(re.as_str()) else {
+        let Some(set) = rule.operator.factors() else {
             return;
         };
         let i = id as usize;

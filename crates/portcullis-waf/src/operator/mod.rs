@@ -10,6 +10,7 @@ mod validate;
 
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use aho_corasick::AhoCorasick;
 use ipnet::IpNet;
@@ -69,9 +70,9 @@ pub enum Comparison {
 pub enum Operator {
     /// `@rx`: regex search (captures available), and the smallest byte class it can match in.
     Rx(Regex, u8),
-    /// `@pm` / `@pmFromFile`: any of the phrases, case-insensitive, and the smallest byte class
-    /// of a phrase.
-    Pm(AhoCorasick, u8),
+    /// `@pm` / `@pmFromFile`: any of the phrases, case-insensitive, the smallest byte class
+    /// of a phrase, and the phrases (lowercase).
+    Pm(AhoCorasick, u8, Arc<[Vec<u8>]>),
     /// `@streq`.
     Streq(Arg),
     /// `@within`: the value occurs in the argument.
@@ -174,10 +175,22 @@ impl Operator {
         })
     }
 
+    /// Strings of which a value must hold one (ASCII case-insensitively) for the operator to
+    /// match, when the operator has such a set worth checking: a regex's
+    /// [factors](factors::required), a phrase list's phrases. (Negation is the caller's
+    /// business.)
+    pub fn factors(&self) -> Option<Vec<Vec<u8>>> {
+        match self {
+            Self::Rx(re, _) => factors::required(re.as_str()),
+            Self::Pm(_, _, phrases) => Some(phrases.to_vec()),
+            _ => None,
+        }
+    }
+
     /// The smallest [`byte_class`] of a value this operator could match (0: any value).
     pub fn min_class(&self) -> u8 {
         match self {
-            Self::Rx(_, c) | Self::Pm(_, c) => *c,
+            Self::Rx(_, c) | Self::Pm(_, c, _) => *c,
             _ => 0,
         }
     }
@@ -211,7 +224,7 @@ impl Operator {
                     .collect(),
             }),
             Self::Rx(re, _) => re.find(value).map(|m| whole(m.as_bytes())),
-            Self::Pm(ac, _) => ac.find(value).map(|m| whole(&value[m.range()])),
+            Self::Pm(ac, _, _) => ac.find(value).map(|m| whole(&value[m.range()])),
             Self::Streq(a) => (value == a.resolve(expanded).as_bytes()).then(|| whole(value)),
             Self::Within(a) => {
                 let hay = a.resolve(expanded).as_bytes();
@@ -273,7 +286,10 @@ fn phrases<'a>(words: impl Iterator<Item = &'a str>) -> Result<Operator, String>
         .ascii_case_insensitive(true)
         .kind(kind)
         .build(&words)
-        .map(|ac| Operator::Pm(ac, class))
+        .map(|ac| {
+            let lower = words.iter().map(|w| w.as_bytes().to_ascii_lowercase());
+            Operator::Pm(ac, class, lower.collect())
+        })
         .map_err(|e| format!("@pm: {e}"))
 }
 
