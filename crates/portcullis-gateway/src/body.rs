@@ -192,6 +192,8 @@ enum Inner {
 
 /// A response body: an upstream's stream or bytes written by the gateway.
 pub struct ProxyBody {
+    /// Bytes already read from `inner`, sent before the rest of it.
+    front: Option<Bytes>,
     inner: Inner,
     pending: Option<Box<PendingEntry>>,
     checkin: Option<Checkin>,
@@ -202,6 +204,7 @@ impl ProxyBody {
     /// A body the gateway wrote.
     pub fn full(bytes: Bytes) -> Self {
         Self {
+            front: None,
             inner: Inner::Full(Some(bytes).filter(|b| !b.is_empty())),
             pending: None,
             checkin: None,
@@ -223,11 +226,18 @@ impl ProxyBody {
             }
         }
         Self {
+            front: None,
             inner: Inner::Upstream(incoming),
             pending: None,
             checkin,
             held: Vec::new(),
         }
+    }
+
+    /// This body with `bytes`, read from it earlier, put back in front.
+    pub fn with_front(mut self, bytes: Bytes) -> Self {
+        self.front = Some(bytes).filter(|b| !b.is_empty());
+        self
     }
 
     /// Attaches the access-log entry that is written when this body is done.
@@ -255,9 +265,10 @@ impl Body for ProxyBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
         let this = &mut *self;
-        let frame = match &mut this.inner {
-            Inner::Full(bytes) => bytes.take().map(|b| Ok(Frame::data(b))),
-            Inner::Upstream(incoming) => ready!(Pin::new(incoming).poll_frame(cx)),
+        let frame = match (this.front.take(), &mut this.inner) {
+            (Some(front), _) => Some(Ok(Frame::data(front))),
+            (None, Inner::Full(bytes)) => bytes.take().map(|b| Ok(Frame::data(b))),
+            (None, Inner::Upstream(incoming)) => ready!(Pin::new(incoming).poll_frame(cx)),
         };
         if let (Some(Ok(f)), Some(pending)) = (&frame, this.pending.as_mut()) {
             if let Some(data) = f.data_ref() {
@@ -283,18 +294,26 @@ impl Body for ProxyBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        match &self.inner {
-            Inner::Full(bytes) => bytes.is_none(),
-            Inner::Upstream(incoming) => incoming.is_end_stream(),
-        }
+        self.front.is_none()
+            && match &self.inner {
+                Inner::Full(bytes) => bytes.is_none(),
+                Inner::Upstream(incoming) => incoming.is_end_stream(),
+            }
     }
 
     fn size_hint(&self) -> SizeHint {
-        match &self.inner {
+        let rest = match &self.inner {
             Inner::Full(bytes) => {
                 SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
             }
             Inner::Upstream(incoming) => incoming.size_hint(),
+        };
+        let front = self.front.as_ref().map_or(0, |b| b.len() as u64);
+        let mut hint = SizeHint::new();
+        hint.set_lower(rest.lower() + front);
+        if let Some(upper) = rest.upper() {
+            hint.set_upper(upper + front);
         }
+        hint
     }
 }

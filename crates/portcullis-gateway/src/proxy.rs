@@ -324,23 +324,38 @@ async fn serve(
                 response = Response::from_parts(head, body);
             } else {
                 let timeout = rt.limits.request_timeout;
-                let mut bytes =
-                    match read_response_body(body, route.max_response_bytes, timeout).await {
-                        Ok(b) => b,
-                        Err(refusal) => return ctx.refuse(refusal, Some(&route), None),
-                    };
-                for stage in readers {
-                    if let Flow::Respond(answer) =
-                        stage.on_response_body(&exchange, &mut head, &mut bytes)
-                    {
-                        return ctx.answer(answer, Some(&route));
+                let partial = readers.iter().all(|s| s.reads_partial_response_body());
+                let read = read_response_body(body, route.max_response_bytes, timeout, partial);
+                match read.await {
+                    Err(refusal) => return ctx.refuse(refusal, Some(&route), None),
+                    Ok(ResponseRead::Whole(mut bytes)) => {
+                        for stage in readers {
+                            if let Flow::Respond(answer) =
+                                stage.on_response_body(&exchange, &mut head, &mut bytes)
+                            {
+                                return ctx.answer(answer, Some(&route));
+                            }
+                        }
+                        head.headers.insert(
+                            header::CONTENT_LENGTH,
+                            HeaderValue::from(bytes.len() as u64),
+                        );
+                        response = Response::from_parts(head, ProxyBody::full(bytes));
+                    }
+                    // Too large to hold: the readers (all of them inspect only) see its start,
+                    // and it streams on as it came.
+                    Ok(ResponseRead::Start(start, rest)) => {
+                        for stage in readers {
+                            let mut view = start.clone();
+                            if let Flow::Respond(answer) =
+                                stage.on_response_body(&exchange, &mut head, &mut view)
+                            {
+                                return ctx.answer(answer, Some(&route));
+                            }
+                        }
+                        response = Response::from_parts(head, rest.with_front(start));
                     }
                 }
-                head.headers.insert(
-                    header::CONTENT_LENGTH,
-                    HeaderValue::from(bytes.len() as u64),
-                );
-                response = Response::from_parts(head, ProxyBody::full(bytes));
             }
         }
         guards = std::mem::take(&mut exchange.guards);
@@ -385,24 +400,66 @@ async fn read_request_body(
 
 /// Reads an upstream response body whole (a response stage judges it). Larger than `limit`:
 /// refused rather than passed unchecked.
+/// An upstream response body as read for the stages that judge it.
+enum ResponseRead {
+    /// All of it.
+    Whole(bytes::Bytes),
+    /// Its first bytes (past the limit), and the body to stream the rest from.
+    Start(bytes::Bytes, ProxyBody),
+}
+
+/// Reads an upstream response body for the stages that judge it: whole when it fits in
+/// `limit` bytes; otherwise its start when `partial` (every reader inspects only), else a
+/// refusal (502). Bounded by `timeout`.
 async fn read_response_body(
-    body: ProxyBody,
+    mut body: ProxyBody,
     limit: u64,
     timeout: std::time::Duration,
-) -> Result<bytes::Bytes, Refusal> {
-    let limited = http_body_util::Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
-    let mut collect = std::pin::pin!(http_body_util::BodyExt::collect(limited));
-    // A small body usually came with the head: take it without arming a timer.
-    let first = std::future::poll_fn(|cx| Poll::Ready(collect.as_mut().poll(cx))).await;
-    let read = match first {
-        Poll::Ready(done) => Ok(done),
-        Poll::Pending => tokio::time::timeout(timeout, collect).await,
+    partial: bool,
+) -> Result<ResponseRead, Refusal> {
+    let read = async move {
+        // One frame, the usual case for small bodies, is kept without a copy.
+        let mut first: Option<bytes::Bytes> = None;
+        let mut more = bytes::BytesMut::new();
+        let mut len = 0u64;
+        loop {
+            let Some(frame) = http_body_util::BodyExt::frame(&mut body).await else {
+                let whole = match first {
+                    Some(f) if more.is_empty() => f,
+                    _ => more.freeze(),
+                };
+                return Ok(ResponseRead::Whole(whole));
+            };
+            let Ok(data) = frame.map_err(|_| Refusal::UpstreamUnavailable)?.into_data() else {
+                continue; // trailers: not forwarded when the body is held
+            };
+            len += data.len() as u64;
+            match first.take() {
+                None if more.is_empty() => first = Some(data),
+                held => {
+                    if let Some(f) = held {
+                        more.extend_from_slice(&f);
+                    }
+                    more.extend_from_slice(&data);
+                }
+            }
+            if len > limit {
+                if !partial {
+                    return Err(Refusal::InvalidResponse);
+                }
+                let start = first.take().unwrap_or_else(|| more.split().freeze());
+                return Ok(ResponseRead::Start(start, body));
+            }
+        }
     };
-    match read {
-        Ok(Ok(c)) => Ok(c.to_bytes()),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(Refusal::InvalidResponse),
-        Ok(Err(_)) => Err(Refusal::UpstreamUnavailable),
-        Err(_) => Err(Refusal::UpstreamTimeout),
+    let mut read = std::pin::pin!(read);
+    // A small body usually came with the head: take it without arming a timer.
+    let first = std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await;
+    match first {
+        Poll::Ready(done) => done,
+        Poll::Pending => tokio::time::timeout(timeout, read)
+            .await
+            .unwrap_or(Err(Refusal::UpstreamTimeout)),
     }
 }
 

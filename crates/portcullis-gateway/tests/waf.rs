@@ -192,3 +192,86 @@ fn crs_dir() -> Option<std::path::PathBuf> {
     let beside = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/crs");
     beside.join("rules").is_dir().then_some(beside)
 }
+
+/// An upstream that answers every request with a chunked JSON body (its length is not
+/// announced) of `size` bytes that starts with `start`.
+async fn chunked_upstream(start: &'static str, size: usize) -> std::net::SocketAddr {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if tcp.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let mut out = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\
+                    Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+                    .to_vec();
+                let mut body = start.as_bytes().to_vec();
+                body.resize(size, b'a');
+                for chunk in body.chunks(64 * 1024) {
+                    out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                    out.extend_from_slice(chunk);
+                    out.extend_from_slice(b"\r\n");
+                }
+                out.extend_from_slice(b"0\r\n\r\n");
+                let _ = tcp.write_all(&out).await;
+            });
+        }
+    });
+    addr
+}
+
+/// A response too large to hold (chunked, past the route's 8 MiB) is not refused: the outbound
+/// rules inspect its start, as ModSecurity's `ProcessPartial` does, and it streams on whole. A
+/// leak at its start is still refused.
+#[tokio::test]
+async fn a_response_too_large_to_hold_is_inspected_by_its_start() {
+    const SIZE: usize = 9 * 1024 * 1024;
+    let clean = chunked_upstream("{\"data\":\"", SIZE).await;
+    let leak = chunked_upstream(
+        "{\"error\":\"You have an error in your SQL syntax near 'x'\",\"data\":\"",
+        SIZE,
+    )
+    .await;
+    let yaml = format!(
+        "{}security_events:
+  path: events.log
+upstreams:
+  clean: {{ targets: [\"http://{clean}\"] }}
+  leak: {{ targets: [\"http://{leak}\"] }}
+apis:
+  - name: big
+    upstream: clean
+    public: true
+    waf: {{}}
+    routes:
+      - path: /big
+  - name: leaky
+    hosts: [leak.test]
+    upstream: leak
+    public: true
+    waf: {{}}
+    routes:
+      - path: /big
+",
+        listeners_yaml()
+    );
+    let env = Env::start(&yaml).await;
+    let r = get(env.http(), "/big", "").await;
+    assert_eq!(r.status, 200, "{}", &r.raw[..r.raw.len().min(300)]);
+    assert_eq!(r.body.len(), SIZE, "the whole body arrives");
+    assert!(r.body.starts_with("{\"data\":\"aaa") && r.body.ends_with("aaaa"));
+    let r = http_raw(
+        env.http(),
+        "GET /big HTTP/1.1\r\nHost: leak.test\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_blocked(&r);
+}

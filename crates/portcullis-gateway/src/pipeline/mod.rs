@@ -167,8 +167,18 @@ pub trait Stage: Send + Sync {
         false
     }
 
-    /// Runs on the whole response body; may rewrite it (and its headers) or refuse the
-    /// response with [`Flow::Respond`].
+    /// Whether the start of a response body is enough for this stage when the body is too
+    /// large to hold whole (the WAF inspects up to its own limit, as ModSecurity's
+    /// `ProcessPartial` does). Such a body is then handed over by its start, and streams on
+    /// unchanged; a body too large for a stage that answers `false` is refused (502).
+    fn reads_partial_response_body(&self) -> bool {
+        false
+    }
+
+    /// Runs on the whole response body (or, for a stage that
+    /// [reads partial bodies](Stage::reads_partial_response_body), on the start of one too
+    /// large to hold, where a rewrite has no effect); may rewrite it (and its headers) or
+    /// refuse the response with [`Flow::Respond`].
     fn on_response_body(
         &self,
         _exchange: &Exchange<'_>,

@@ -202,6 +202,10 @@ impl Stage for WafStage {
         })
     }
 
+    fn reads_partial_response_body(&self) -> bool {
+        true
+    }
+
     fn on_response_body(
         &self,
         ex: &Exchange<'_>,
