@@ -159,6 +159,7 @@ impl Transaction {
     pub(super) fn new(waf: Arc<Waf>, head: RequestHead, unique_id: String) -> Self {
         let content_type = head.header("content-type").unwrap_or(b"").to_vec();
         let mut c = Collections::default();
+        c.tx.reserve(waf.tx_size());
         fill(&mut c, head, waf.settings().argument_separator);
         c.set(Var::UniqueId, unique_id.into_bytes());
         let mode = waf.settings().mode;
@@ -297,6 +298,7 @@ impl Transaction {
         let stopped = self.interruption.take();
         self.phase(5);
         self.interruption = stopped;
+        self.waf.note_tx_size(self.c.tx.len());
     }
 
     /// Why the transaction was stopped, if it was.
