@@ -180,3 +180,24 @@ fn load_errors_name_file_and_line() {
         "{errors}"
     );
 }
+
+#[test]
+fn a_transaction_inherits_nothing_from_the_ones_before() {
+    // Finished transactions hand their memory (TX map, memo of transformed values, hit slots)
+    // to the next ones: none of their content may show through.
+    let w = waf(r#"
+SecRule ARGS:a "@rx x" "id:1,phase:1,pass,nolog,setvar:tx.seen=1"
+SecRule TX:seen "@eq 1" "id:2,phase:1,log,pass"
+SecRule ARGS "@rx ^zzzz$" "id:3,phase:1,log,pass,t:lowercase"
+SecRule ARGS "@rx ^yyyy$" "id:4,phase:1,log,pass,t:lowercase"
+SecRule ARGS "@rx ^xxxx$" "id:5,phase:1,log,pass,t:lowercase"
+"#);
+    assert_eq!(ids(&run(&w, "/?a=x&b=ZZZZ", &[], "")), [2, 3]);
+    // The same value ids now name other values.
+    assert_eq!(ids(&run(&w, "/?b=YYYY", &[], "")), [4]);
+    assert_eq!(ids(&run(&w, "/?a=XXXX&b=ZZZZ", &[], "")), [3, 5]);
+    // Transactions alive at the same time each have their own.
+    let first = run(&w, "/?a=x&b=YYYY", &[], "");
+    let second = run(&w, "/?c=XXXX", &[], "");
+    assert_eq!((ids(&first), ids(&second)), (vec![2, 4], vec![5]));
+}

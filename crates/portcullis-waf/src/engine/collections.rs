@@ -18,6 +18,9 @@ pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 /// be something a client can aim for. The rare selector that iterates TX sorts the members.
 pub type TxMap = HashMap<Vec<u8>, Vec<u8>, ahash::RandomState>;
 
+/// The largest TX map [`Collections::clear`] keeps for reuse (CRS sets ~100 members).
+const KEPT_TX: usize = 1024;
+
 /// Pairs with the [byte class](crate::operator::byte_class) of each name and value, computed
 /// once when the collection is filled (every rule asks for them), and the [`ValueId`] of its
 /// first value. Made by [`Collections::table`], which hands out the ids.
@@ -149,6 +152,34 @@ impl Collections {
         let first = self.next_id;
         self.next_id += n as u64;
         first
+    }
+
+    /// Empties every collection for the next transaction. The TX map keeps its buckets unless
+    /// it grew past [`KEPT_TX`] members; ids start again from zero.
+    pub fn clear(&mut self) {
+        for t in [
+            &mut self.args_get,
+            &mut self.args_post,
+            &mut self.request_headers,
+            &mut self.cookies,
+            &mut self.files,
+            &mut self.files_sizes,
+            &mut self.multipart_part_headers,
+            &mut self.response_headers,
+        ] {
+            *t = Table::default();
+        }
+        self.scalars = Default::default();
+        self.xml = None;
+        if self.tx.capacity() > KEPT_TX {
+            self.tx = TxMap::default();
+        } else {
+            self.tx.clear();
+        }
+        self.matched_var.clear();
+        self.matched_var_name.clear();
+        self.matched_vars.clear();
+        self.next_id = 0;
     }
 
     /// How many value ids have been handed out.

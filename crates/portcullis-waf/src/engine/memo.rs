@@ -15,6 +15,10 @@ use crate::transform::{apply_triggered, Triggers};
 /// No entry / not computed.
 const NONE: u32 = u32::MAX;
 
+/// The largest table [`Memo::clear`] keeps for reuse: a few hundred values times the chains
+/// of CRS (a request with thousands of arguments frees its memo instead).
+const KEPT_CELLS: usize = 1 << 16;
+
 /// One (value, chain) pair.
 #[derive(Debug)]
 struct Entry {
@@ -40,6 +44,19 @@ pub struct Memo {
 pub struct Found(usize);
 
 impl Memo {
+    /// Forgets every entry for the next transaction, keeping the tables' memory unless they
+    /// grew past [`KEPT_CELLS`] cells.
+    pub fn clear(&mut self) {
+        if self.table.capacity() > KEPT_CELLS || self.bits.capacity() > KEPT_CELLS {
+            *self = Self::default();
+            return;
+        }
+        self.table.clear();
+        self.triggers.clear();
+        self.entries.clear();
+        self.bits.clear();
+    }
+
     /// Makes room for `ids` values and `chains` chains at once (the table would otherwise
     /// grow, copying itself, as values are first asked for).
     pub fn reserve(&mut self, ids: u64, chains: usize) {

@@ -12,9 +12,10 @@ pub mod settings;
 pub mod template;
 pub mod transaction;
 pub mod variables;
+mod workspace;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub use actions::EngineMode;
@@ -31,10 +32,8 @@ pub struct Waf {
     detector: Box<dyn InjectionDetector>,
     next_id: AtomicU64,
     id_seed: u64,
-    /// How many TX variables the last finished transaction held: the next one's TX map is
-    /// made that large at once (CRS sets ~100; growing the map to that size rehashed it
-    /// five times per transaction).
-    tx_size: AtomicUsize,
+    /// Memory of finished transactions, for the next ones.
+    workspaces: workspace::Workspaces,
 }
 
 impl std::fmt::Debug for Waf {
@@ -62,7 +61,7 @@ impl Waf {
             detector: Box::new(Libinjection),
             next_id: AtomicU64::new(0),
             id_seed: u64::from_le_bytes(seed),
-            tx_size: AtomicUsize::new(0),
+            workspaces: workspace::Workspaces::default(),
         })
     }
 
@@ -86,18 +85,6 @@ impl Waf {
     /// How many rules (chain heads) are active.
     pub fn rule_count(&self) -> usize {
         self.compiled.phases.iter().map(Vec::len).sum()
-    }
-
-    /// The TX size to start a transaction with (see `tx_size`).
-    pub(crate) fn tx_size(&self) -> usize {
-        self.tx_size.load(Ordering::Relaxed)
-    }
-
-    /// Records how many TX variables a finished transaction held.
-    pub(crate) fn note_tx_size(&self, n: usize) {
-        // Bounded: one transaction with thousands of dynamic names must not make every
-        // later one allocate for them.
-        self.tx_size.store(n.min(1024), Ordering::Relaxed);
     }
 
     pub(crate) fn detector(&self) -> &dyn InjectionDetector {

@@ -11,6 +11,7 @@ use super::memo::Memo;
 use super::request::{fill, RequestHead};
 use super::rule::Rule;
 use super::variables::{Target, Var};
+use super::workspace::Workspace;
 use super::Waf;
 use crate::body::{self, Processor};
 use crate::operator::number;
@@ -145,9 +146,10 @@ pub struct Transaction {
 }
 
 /// What evaluating rules reuses: taken out of the transaction for a phase, so that rules can
-/// write into it while they read the collections.
+/// write into it while they read the collections; kept between transactions by
+/// [`super::workspace`].
 #[derive(Default)]
-struct Scratch {
+pub(super) struct Scratch {
     /// Where the next link's hits are written; its slots become MATCHED_VARS (see
     /// [`Transaction::link`]).
     hits: Hits,
@@ -155,11 +157,33 @@ struct Scratch {
     memo: Memo,
 }
 
+/// The hit slots [`Scratch::clear`] keeps.
+const KEPT_HIT_SLOTS: usize = 64;
+
+impl Scratch {
+    /// Forgets the last transaction's hits and memo, keeping their memory.
+    pub(super) fn clear(&mut self) {
+        self.hits.reset();
+        // Slots beyond what a clean request fills (a rule that matched thousands of
+        // arguments) are freed.
+        self.hits.pairs.truncate(KEPT_HIT_SLOTS);
+        self.memo.clear();
+    }
+}
+
+impl Drop for Transaction {
+    /// Hands the collections and scratch memory, cleared, to the next transaction.
+    fn drop(&mut self) {
+        let c = std::mem::take(&mut self.c);
+        let scratch = std::mem::take(&mut self.scratch);
+        self.waf.workspaces.give(Workspace { c, scratch });
+    }
+}
+
 impl Transaction {
     pub(super) fn new(waf: Arc<Waf>, head: RequestHead, unique_id: String) -> Self {
         let content_type = head.header("content-type").unwrap_or(b"").to_vec();
-        let mut c = Collections::default();
-        c.tx.reserve(waf.tx_size());
+        let Workspace { mut c, scratch } = waf.workspaces.take();
         fill(&mut c, head, waf.settings().argument_separator);
         c.set(Var::UniqueId, unique_id.into_bytes());
         let mode = waf.settings().mode;
@@ -175,7 +199,7 @@ impl Transaction {
             content_type,
             logged: Vec::new(),
             interruption: None,
-            scratch: Scratch::default(),
+            scratch,
         }
     }
 
@@ -298,7 +322,6 @@ impl Transaction {
         let stopped = self.interruption.take();
         self.phase(5);
         self.interruption = stopped;
-        self.waf.note_tx_size(self.c.tx.len());
     }
 
     /// Why the transaction was stopped, if it was.
