@@ -90,6 +90,20 @@ SecRule ARGS "@contains evil" "id:5,phase:2,log,pass"
         ids(&run(&w, "/?comment=evil", &[("X-Trusted", "yes")], "")),
         [1, 2]
     );
+    // By tag (compared case-insensitively): whole rules, or one target of them.
+    let w = waf(r#"
+SecRule REQUEST_HEADERS:X-Quiet "@streq yes" "id:10,phase:1,nolog,pass,ctl:ruleRemoveByTag=Noisy"
+SecRule REQUEST_HEADERS:X-Free "@streq yes" "id:11,phase:1,nolog,pass,ctl:ruleRemoveTargetByTag=free-text;ARGS:comment"
+SecRule ARGS "@contains evil" "id:12,phase:2,log,pass,tag:noisy"
+SecRule ARGS "@contains evil" "id:13,phase:2,log,pass,tag:FREE-TEXT"
+SecRule ARGS "@contains evil" "id:14,phase:2,log,pass,tag:other"
+"#);
+    assert_eq!(ids(&run(&w, "/?comment=evil", &[], "")), [12, 13, 14]);
+    let quiet = [("X-Quiet", "yes")];
+    assert_eq!(ids(&run(&w, "/?comment=evil", &quiet, "")), [13, 14]);
+    let free = [("X-Free", "yes")];
+    assert_eq!(ids(&run(&w, "/?comment=evil", &free, "")), [12, 14]);
+    assert_eq!(ids(&run(&w, "/?other=evil", &free, "")), [12, 13, 14]);
 }
 
 #[test]

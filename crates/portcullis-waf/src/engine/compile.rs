@@ -1,11 +1,12 @@
 //! From parsed directives to runnable rules: default actions applied, `block` resolved, rule
 //! updates and removals done, markers placed in every phase, engine settings read.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use super::actions::{Ctl, Disruptive, SetVar};
 use super::chains::Chains;
-use super::rule::Rule;
+use super::rule::{Rule, RuleBits};
 use super::settings::Settings;
 use super::template::Template;
 use super::variables::Target;
@@ -42,6 +43,15 @@ pub struct Compiled {
     pub settings: Settings,
     /// The rules' transformation chains and literal filters.
     pub chains: Chains,
+    /// The rules carrying each tag (lowercase), for `ctl` removals by tag.
+    pub tagged: HashMap<String, RuleBits>,
+}
+
+impl Compiled {
+    /// The rules carrying `tag` (compared case-insensitively); `None` when none does.
+    pub fn tagged(&self, tag: &str) -> Option<&RuleBits> {
+        self.tagged.get(&tag.to_ascii_lowercase())
+    }
 }
 
 /// What `SecDefaultAction` gives the rules of a phase.
@@ -162,6 +172,14 @@ pub fn compile(set: &RuleSet) -> Result<Compiled, LoadErrors> {
         *phase = slots(&out.rules, &list, &removed);
     }
     out.chains = Chains::build(&mut out.rules, true);
+    for (i, r) in out.rules.iter().enumerate() {
+        for t in &r.tags {
+            out.tagged
+                .entry(t.to_ascii_lowercase())
+                .or_default()
+                .insert(i);
+        }
+    }
     Ok(out)
 }
 

@@ -77,3 +77,33 @@ impl Rule {
         self.tags.iter().any(|t| t.eq_ignore_ascii_case(tag))
     }
 }
+
+/// A set of rules, by index in [`super::compile::Compiled::rules`]: which rules carry a tag,
+/// which a transaction removed. One bit test where a tag list was compared string by string.
+#[derive(Debug, Clone, Default)]
+pub struct RuleBits(Vec<u64>);
+
+impl RuleBits {
+    /// Adds rule `i`.
+    pub fn insert(&mut self, i: usize) {
+        if i / 64 >= self.0.len() {
+            self.0.resize(i / 64 + 1, 0);
+        }
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+
+    /// Whether rule `i` is in the set.
+    pub fn contains(&self, i: usize) -> bool {
+        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    /// Adds every rule of `other`.
+    pub fn union(&mut self, other: &RuleBits) {
+        if other.0.len() > self.0.len() {
+            self.0.resize(other.0.len(), 0);
+        }
+        for (w, o) in self.0.iter_mut().zip(&other.0) {
+            *w |= o;
+        }
+    }
+}

@@ -9,7 +9,7 @@ use super::actions::{Ctl, Disruptive, EngineMode, IdRange, SetOp};
 use super::collections::{Collections, Excluded, Pairs, ValueId};
 use super::memo::Memo;
 use super::request::{fill, RequestHead};
-use super::rule::Rule;
+use super::rule::{Rule, RuleBits};
 use super::variables::{Target, Var};
 use super::workspace::Workspace;
 use super::Waf;
@@ -62,36 +62,42 @@ impl Logged {
     }
 }
 
-/// Rules removed or narrowed for this transaction by `ctl`.
+/// Rules removed or narrowed for this transaction by `ctl`. Tags are resolved to the set of
+/// rules carrying them when the `ctl` runs, so a rule is checked with a bit test, not by
+/// comparing its tags.
 #[derive(Debug, Clone, Default)]
 struct Removals {
     ids: Vec<IdRange>,
-    tags: Vec<String>,
+    by_tag: RuleBits,
     targets_by_id: Vec<(IdRange, Target)>,
-    targets_by_tag: Vec<(String, Target)>,
+    targets_by_tag: Vec<(RuleBits, Target)>,
 }
 
 impl Removals {
-    fn rule(&self, r: &Rule) -> bool {
-        self.ids.iter().any(|x| x.contains(r.id)) || self.tags.iter().any(|t| r.has_tag(t))
+    /// Whether rule `index` (`r`) is removed.
+    fn rule(&self, index: usize, r: &Rule) -> bool {
+        self.by_tag.contains(index) || self.ids.iter().any(|x| x.contains(r.id))
     }
 
     /// Whether any target removal names this chain (checked once per rule, not per value).
-    fn narrow(&self, head: &Rule) -> bool {
+    fn narrow(&self, index: usize, head: &Rule) -> bool {
         self.targets_by_id
             .iter()
             .any(|(ids, _)| ids.contains(head.id))
-            || self.targets_by_tag.iter().any(|(tag, _)| head.has_tag(tag))
+            || self
+                .targets_by_tag
+                .iter()
+                .any(|(rules, _)| rules.contains(index))
     }
 
-    fn target(&self, head: &Rule, var: Var, name: Option<&[u8]>) -> bool {
+    fn target(&self, index: usize, head: &Rule, var: Var, name: Option<&[u8]>) -> bool {
         self.targets_by_id
             .iter()
             .any(|(ids, t)| ids.contains(head.id) && t.excludes(var, name))
             || self
                 .targets_by_tag
                 .iter()
-                .any(|(tag, t)| head.has_tag(tag) && t.excludes(var, name))
+                .any(|(rules, t)| rules.contains(index) && t.excludes(var, name))
     }
 }
 
@@ -373,7 +379,7 @@ impl Transaction {
         while let Some(slot) = slots.get(i) {
             let rule = &waf.compiled.rules[slot.rule];
             i += 1;
-            if self.removals.rule(rule) || !self.chain(&mut scratch, rule) {
+            if self.removals.rule(slot.rule, rule) || !self.chain(&mut scratch, slot.rule, rule) {
                 continue;
             }
             if self.interruption.is_some() || self.mode == EngineMode::Off {
@@ -386,7 +392,7 @@ impl Transaction {
     }
 
     /// Evaluates a chain; when every link matched, logs and applies the disruptive action.
-    fn chain(&mut self, scratch: &mut Scratch, head: &Rule) -> bool {
+    fn chain(&mut self, scratch: &mut Scratch, index: usize, head: &Rule) -> bool {
         // MATCHED_VARS starts empty; the larger set of slots is kept for reuse.
         if self.c.matched_vars.len() > scratch.hits.pairs.len() {
             std::mem::swap(&mut self.c.matched_vars, &mut scratch.hits.pairs);
@@ -394,7 +400,7 @@ impl Transaction {
         self.c.matched_vars.clear();
         let mut link = head;
         loop {
-            if !self.link(scratch, head, link) {
+            if !self.link(scratch, index, head, link) {
                 return false;
             }
             match &link.chained {
@@ -427,10 +433,10 @@ impl Transaction {
     }
 
     /// Evaluates one link; runs its per-match actions. Whether anything matched.
-    fn link(&mut self, scratch: &mut Scratch, head: &Rule, rule: &Rule) -> bool {
+    fn link(&mut self, scratch: &mut Scratch, index: usize, head: &Rule, rule: &Rule) -> bool {
         let hits = &mut scratch.hits;
         hits.reset();
-        self.hits(&mut scratch.memo, head, rule, hits);
+        self.hits(&mut scratch.memo, index, head, rule, hits);
         if hits.len == 0 {
             return false;
         }
@@ -458,10 +464,17 @@ impl Transaction {
         match ctl {
             Ctl::RuleEngine(m) => self.mode = *m,
             Ctl::RemoveById(r) => self.removals.ids.push(*r),
-            Ctl::RemoveByTag(t) => self.removals.tags.push(t.clone()),
+            Ctl::RemoveByTag(t) => {
+                if let Some(rules) = self.waf.compiled.tagged(t) {
+                    self.removals.by_tag.union(rules);
+                }
+            }
             Ctl::RemoveTargetById(r, t) => self.removals.targets_by_id.push((*r, t.clone())),
             Ctl::RemoveTargetByTag(tag, t) => {
-                self.removals.targets_by_tag.push((tag.clone(), t.clone()));
+                if let Some(rules) = self.waf.compiled.tagged(tag) {
+                    let rules = rules.clone();
+                    self.removals.targets_by_tag.push((rules, t.clone()));
+                }
             }
             Ctl::BodyProcessor(p) => {
                 self.processor = Some(*p);
@@ -520,7 +533,7 @@ impl Transaction {
     }
 
     /// Writes into `out` the values of `rule`'s targets that its operator matches.
-    fn hits(&self, memo: &mut Memo, head: &Rule, rule: &Rule, out: &mut Hits) {
+    fn hits(&self, memo: &mut Memo, index: usize, head: &Rule, rule: &Rule, out: &mut Hits) {
         let expanded = rule.argument.as_ref().map(|t| t.expand_borrowing(&self.c));
         let argument = expanded.as_deref().map(String::from_utf8_lossy);
         let argument = argument.as_deref();
@@ -550,10 +563,10 @@ impl Transaction {
             test(&|_| {}, b"", None);
             return;
         }
-        let narrowed = self.removals.narrow(head);
+        let narrowed = self.removals.narrow(index, head);
         let excluded = |var: Var, name: Option<&[u8]>| {
             rule.exclusions.iter().any(|t| t.excludes(var, name))
-                || (narrowed && self.removals.target(head, var, name))
+                || (narrowed && self.removals.target(index, head, var, name))
         };
         // Most rules exclude nothing: their values are not asked one by one.
         let excluded: Option<&Excluded<'_>> =
