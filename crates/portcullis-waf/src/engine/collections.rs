@@ -6,6 +6,8 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Deref;
 
+use smallvec::SmallVec;
+
 use super::variables::{Key, Target, Var};
 use crate::operator::byte_class::class_of;
 
@@ -16,7 +18,12 @@ pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 /// transaction (a B-tree compared keys through `memcmp` at every level). Keyed with a random
 /// seed: names can carry request data (`tx.header_name_920450_%{tx.0}`), so collisions must not
 /// be something a client can aim for. The rare selector that iterates TX sorts the members.
-pub type TxMap = HashMap<Vec<u8>, Vec<u8>, ahash::RandomState>;
+pub type TxMap = HashMap<TxBytes, TxBytes, ahash::RandomState>;
+
+/// A TX name or value. Up to 32 bytes are held inline: CRS sets ~100 variables per
+/// transaction, nearly all short names with numbers for values, and these no longer cost two
+/// allocations (and two frees) each.
+pub type TxBytes = SmallVec<[u8; 32]>;
 
 /// The largest TX map [`Collections::clear`] keeps for reuse (CRS sets ~100 members).
 const KEPT_TX: usize = 1024;
@@ -305,7 +312,7 @@ impl Collections {
                     Key::Pattern(_, p) => p,
                     _ => b"",
                 };
-                let mut members: Vec<(&Vec<u8>, &Vec<u8>)> = self
+                let mut members: Vec<(&TxBytes, &TxBytes)> = self
                     .tx
                     .iter()
                     .filter(|(k, v)| {

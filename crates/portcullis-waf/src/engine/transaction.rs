@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::actions::{Ctl, Disruptive, EngineMode, IdRange, SetOp};
-use super::collections::{Collections, Excluded, Pairs, ValueId};
+use super::collections::{Collections, Excluded, Pairs, TxBytes, ValueId};
 use super::memo::Memo;
 use super::request::{fill, RequestHead};
 use super::rule::{Rule, RuleBits};
@@ -352,7 +352,7 @@ impl Transaction {
         self.c
             .tx
             .get(name.to_ascii_lowercase().as_bytes())
-            .map(Vec::as_slice)
+            .map(|v| v.as_slice())
     }
 
     fn interrupt(&mut self, status: u16, rule_id: u64, drop: bool) {
@@ -448,7 +448,8 @@ impl Transaction {
             self.c.matched_var_name.clone_from(name);
             if rule.capture {
                 for (i, cap) in captures.into_iter().enumerate() {
-                    self.c.tx.insert(i.to_string().into_bytes(), cap);
+                    let name = TxBytes::from_slice(i.to_string().as_bytes());
+                    self.c.tx.insert(name, TxBytes::from_vec(cap));
                 }
             }
             self.actions(rule);
@@ -507,7 +508,7 @@ impl Transaction {
             };
             let slot = match self.c.tx.get_mut(key.as_ref()) {
                 Some(slot) => slot,
-                None => self.c.tx.entry(key.into_owned()).or_default(),
+                None => self.c.tx.entry(TxBytes::from_slice(&key)).or_default(),
             };
             match (s.op, delta) {
                 (SetOp::Add, Some(d)) | (SetOp::Subtract, Some(d)) => {
