@@ -17,6 +17,7 @@
 #   bench/run.sh waf             # OWASP CRS 4 (PORTCULLIS_CRS, default ../shared/crs): CPU per
 #                                # transaction, Portcullis vs libmodsecurity 3 (same rules, same
 #                                # requests, PL1 and PL4); then plain proxying vs CRS PL1
+#   bench/run.sh waf instructions   # plain vs CRS PL1, as instructions per request
 #
 # Pinning on a 2-core machine: the proxy under test (nginx with 1 worker, or Portcullis with 1
 # worker thread) gets CPU 0 to itself; the origin (an nginx serving a static file) and wrk share
@@ -125,7 +126,8 @@ instructions() {
   for n in 1000 3000; do
     PORTCULLIS_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$work/cg.$n" \
       target/release/portcullis serve --workers 1 --config "$config" 2>/dev/null & pc=$!
-    for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/$PC_PORT) 2>/dev/null && break; sleep 0.2; done
+    # Loading CRS under valgrind takes a minute.
+    for _ in $(seq 900); do (echo >/dev/tcp/127.0.0.1/$PC_PORT) 2>/dev/null && break; sleep 0.2; done
     python3 bench/keepalive_load.py "$PC_PORT" "$n" "$path" "${extra[@]}" >/dev/null
     kill -TERM "$pc"; wait "$pc" 2>/dev/null || true
     total[$n]=$(awk '/^(summary|totals):/ {print $2; exit}' "$work/cg.$n")
@@ -304,6 +306,18 @@ if [ "${1:-}" = waf ]; then
   crs=${PORTCULLIS_CRS:-../shared/crs}
   [ -d "$crs/rules" ] || { echo "bench/run.sh waf: set PORTCULLIS_CRS to an OWASP CRS 4 directory" >&2; exit 1; }
   crs=$(cd "$crs" && pwd)
+  write_waf_config() {
+    { gateway_config "$PC_PORT" "security_events: { enabled: false }" ""
+      printf '  - name: waf\n    upstream: origin\n    public: true\n    waf: { ruleset: "%s", paranoia: 1 }\n' "$crs"
+      printf '    routes:\n      - { path: /waf/data.json, methods: [GET], strip_prefix: /waf }\n'
+    } > "$work/waf.yaml"
+  }
+  if [ "${2:-}" = instructions ]; then   # bench/run.sh waf instructions
+    write_waf_config
+    specs=("plain|/data.json|" "crs-pl1|/waf/data.json|")
+    instructions_table "$work/waf.yaml" | tee "$out/waf-instructions.md"
+    exit 0
+  fi
   cargo build --release --locked -q -p portcullis-waf --example crs_transactions
   cc -O2 -o "$work/modsec_bench" bench/waf/modsec_bench.c -lmodsecurity
   {
@@ -323,10 +337,7 @@ if [ "${1:-}" = waf ]; then
     done
   } | tee "$out/waf-engine.md"
   echo
-  { gateway_config "$PC_PORT" "security_events: { enabled: false }" ""
-    printf '  - name: waf\n    upstream: origin\n    public: true\n    waf: { ruleset: "%s", paranoia: 1 }\n' "$crs"
-    printf '    routes:\n      - { path: /waf/data.json, methods: [GET], strip_prefix: /waf }\n'
-  } > "$work/waf.yaml"
+  write_waf_config
   serve "$work/waf.yaml"
   specs=("plain|$PC_PORT|$served_pid|/data.json|" \
          "crs-pl1|$PC_PORT|$served_pid|/waf/data.json|")

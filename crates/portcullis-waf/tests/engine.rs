@@ -215,3 +215,34 @@ SecRule ARGS "@rx ^xxxx$" "id:5,phase:1,log,pass,t:lowercase"
     let second = run(&w, "/?c=XXXX", &[], "");
     assert_eq!((ids(&first), ids(&second)), (vec![2, 4], vec![5]));
 }
+
+#[test]
+fn phrase_lists_answer_from_the_response_filter_negated_or_not() {
+    // Three response rules share a chain, so its literal filter answers for them; the negated
+    // list is answered from it too (a phrase list's answer is exact).
+    let w = waf(r#"
+SecResponseBodyAccess On
+SecRule RESPONSE_BODY "!@pm alpha beta" "id:20,phase:4,pass,log"
+SecRule RESPONSE_BODY "@pm gamma" "id:21,phase:4,pass,log"
+SecRule RESPONSE_BODY "@rx delta+" "id:22,phase:4,pass,log"
+"#);
+    let answer = |body: &str| {
+        let mut tx = w.transaction(RequestHead {
+            method: "GET".into(),
+            target: b"/".to_vec(),
+            protocol: "HTTP/1.1".into(),
+            headers: Vec::new(),
+            remote_addr: "127.0.0.1".into(),
+        });
+        tx.request_headers();
+        tx.request_body(b"");
+        tx.response_headers(200, &[(b"Content-Type".to_vec(), b"text/plain".to_vec())]);
+        tx.response_body(body.as_bytes());
+        tx.logging();
+        ids(&tx)
+    };
+    assert_eq!(answer("nothing to see"), [20]);
+    assert_eq!(answer("the BETA release"), Vec::<u64>::new());
+    assert_eq!(answer("Gamma, then alpha"), [21]);
+    assert_eq!(answer("deltaaa"), [20, 22]);
+}

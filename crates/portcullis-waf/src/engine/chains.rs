@@ -205,17 +205,20 @@ impl Builder {
         }
         rule.chain = id;
         rule.filter_slot = None;
-        // A negated operator matches where the pattern does not; `multiMatch` tests values
-        // the chain does not produce. Phrase lists join only response chains: there they
-        // scan long bodies, several lists over the same body; request values are short, a
-        // list's own scan of one is cheap, and its phrases would swell the request filters.
+        // `multiMatch` tests values the chain does not produce. A regex's factors only say
+        // where it may match, which tells a negated regex nothing; a phrase list's answer is
+        // exact, so a negated list (`!@pmFromFile sql-errors.data`, which skips the SQL error
+        // rules when the body has none) is answered by the filter too. Phrase lists join only
+        // response chains: there they scan long bodies, several lists over the same body;
+        // request values are short, a list's own scan of one is cheap, and its phrases would
+        // swell the request filters.
         let response = rule.phase >= 3;
         let filterable = match rule.operator {
-            Operator::Rx(..) => true,
+            Operator::Rx(..) => !rule.negated,
             Operator::Pm(..) => response,
             _ => false,
         };
-        if rule.negated || rule.multi_match || !filterable {
+        if rule.multi_match || !filterable {
             return;
         }
         let Some(set) = rule.operator.factors() else {

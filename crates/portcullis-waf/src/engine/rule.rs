@@ -28,7 +28,8 @@ pub struct Rule {
     pub transformations: Vec<Transformation>,
     /// Its transformations' id in [`super::chains::Chains`] (set when the rule set is built).
     pub chain: ChainId,
-    /// Its slot in that chain's literal filter, when its regex has factors.
+    /// Its slot in that chain's literal filter, when its regex has factors or it is a
+    /// phrase list (whose answer is exact, so a negated list has one too).
     pub filter_slot: Option<u32>,
     /// `multiMatch`: the operator also runs on every intermediate transformation result.
     pub multi_match: bool,

@@ -551,7 +551,16 @@ impl Transaction {
             };
             let found = memo.entry(id, chains.len(), rule.chain, chain, value);
             if let Some(slot) = rule.filter_slot {
-                if !memo.may_match(found, chain, value, slot) {
+                let may = memo.may_match(found, chain, value, slot);
+                if rule.negated {
+                    // Only phrase lists, whose filter answer is exact, give negated rules a
+                    // slot: the list matched exactly when the bit is set.
+                    if !may {
+                        out.push(name, memo.value(found, value), Vec::new());
+                    }
+                    return;
+                }
+                if !may {
                     return;
                 }
             }
