@@ -316,7 +316,10 @@ impl Collections {
                     .tx
                     .iter()
                     .filter(|(k, v)| {
-                        k.starts_with(prefix)
+                        // The first byte before `memcmp`: most members differ there.
+                        let first = prefix.first().is_none_or(|b| k.first() == Some(b));
+                        first
+                            && k.starts_with(prefix)
                             && (min_class == 0 || class_of(v) >= min_class)
                             && key.selects(k)
                             && !excluded(var, Some(k))
