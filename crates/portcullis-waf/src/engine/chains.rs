@@ -6,7 +6,7 @@
 //! turns into the set of rules that could match it (for a phrase list the answer is exact).
 //! Request rules (phases 1-2) and response rules (3-5) get separate chains: they see different
 //! values, and the response's phrase lists (error messages, thousands of them) would swell the
-//! request filters. CRS has ~30 chains; most rules share a handful.
+//! request filters. CRS has ~40 chains; most rules share a handful.
 
 use std::collections::HashMap;
 
@@ -208,14 +208,13 @@ impl Builder {
         // `multiMatch` tests values the chain does not produce. A regex's factors only say
         // where it may match, which tells a negated regex nothing; a phrase list's answer is
         // exact, so a negated list (`!@pmFromFile sql-errors.data`, which skips the SQL error
-        // rules when the body has none) is answered by the filter too. Phrase lists join only
-        // response chains: there they scan long bodies, several lists over the same body;
-        // request values are short, a list's own scan of one is cheap, and its phrases would
-        // swell the request filters.
-        let response = rule.phase >= 3;
+        // rules when the body has none) is answered by the filter too. Phrase lists make
+        // their chain's filter an NFA (CRS's lists run to thousands of phrases), which costs
+        // more per byte than a DFA but spares each list its own scan of every value: on CRS's
+        // 1 KB JSON POST, ~400 list scans (measured 2% less CPU; memory about the same).
         let filterable = match rule.operator {
             Operator::Rx(..) => !rule.negated,
-            Operator::Pm(..) => response,
+            Operator::Pm(..) => true,
             _ => false,
         };
         if rule.multi_match || !filterable {
