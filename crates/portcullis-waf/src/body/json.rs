@@ -366,20 +366,47 @@ mod tests {
     #[test]
     fn refuses_what_rfc_8259_refuses_and_keeps_what_came_before() {
         for bad in [
-            "", "{", "{\"a\":", "{} x", "[1,]", "{\"a\":1,}", "[01]", "[1.]", "[.5]", "[1e]",
-            "[+1]", "{a:1}", "[tru]", "[\"\t\"]", "[\"\\x\"]", "[\"\\ud800\"]",
-            "[\"\\udc00\"]", "[\"\\ud800\\u0041\"]", "[\"\\u12\"]", "[1 2]", "{\"a\" 1}",
-            "[\"a\"", "// c\n1", "[NaN]",
+            "",
+            "{",
+            "{\"a\":",
+            "{} x",
+            "[1,]",
+            "{\"a\":1,}",
+            "[01]",
+            "[1.]",
+            "[.5]",
+            "[1e]",
+            "[+1]",
+            "{a:1}",
+            "[tru]",
+            "[\"\t\"]",
+            "[\"\\x\"]",
+            "[\"\\ud800\"]",
+            "[\"\\udc00\"]",
+            "[\"\\ud800\\u0041\"]",
+            "[\"\\u12\"]",
+            "[1 2]",
+            "{\"a\" 1}",
+            "[\"a\"",
+            "// c\n1",
+            "[NaN]",
         ] {
             assert!(parse(bad.as_bytes()).error.is_some(), "{bad:?} accepted");
         }
-        assert!(parse(b"[\"\xff\"]").error.is_some(), "invalid UTF-8 accepted");
+        assert!(
+            parse(b"[\"\xff\"]").error.is_some(),
+            "invalid UTF-8 accepted"
+        );
         let partial = parse(br#"{"a":"kept","b":[1,"#);
         assert!(partial.error.is_some());
         assert_eq!(partial.args[0], (b"json.a".to_vec(), b"kept".to_vec()));
         let deep = "[".repeat(10_000);
         assert!(parse(deep.as_bytes()).error.is_some());
-        let nested = format!("{}1{}", "[".repeat(MAX_JSON_DEPTH), "]".repeat(MAX_JSON_DEPTH));
+        let nested = format!(
+            "{}1{}",
+            "[".repeat(MAX_JSON_DEPTH),
+            "]".repeat(MAX_JSON_DEPTH)
+        );
         assert!(parse(nested.as_bytes()).error.is_none());
     }
 

@@ -91,10 +91,7 @@ mod tests {
     #[test]
     fn expands_tx_and_matched_values() {
         let mut c = Collections::default();
-        c.tx.insert(
-            b"critical_anomaly_score"[..].into(),
-            b"5"[..].into(),
-        );
+        c.tx.insert(b"critical_anomaly_score"[..].into(), b"5"[..].into());
         c.matched_var_name = b"ARGS:q".to_vec();
         let t = Template::parse("+%{tx.critical_anomaly_score} at %{MATCHED_VAR_NAME}%{tx.none}")
             .unwrap();

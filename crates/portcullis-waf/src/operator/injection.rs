@@ -67,14 +67,25 @@ mod tests {
                     v.insert(at, b);
                 }
                 let reference = libinjectionrs::detect_sqli(&v);
-                let expected = reference
-                    .is_injection()
-                    .then(|| reference.fingerprint.map(|f| f.to_string()).unwrap_or_default());
-                assert_eq!(Libinjection.sqli(&v), expected, "{:?}", String::from_utf8_lossy(&v));
+                let expected = reference.is_injection().then(|| {
+                    reference
+                        .fingerprint
+                        .map(|f| f.to_string())
+                        .unwrap_or_default()
+                });
+                assert_eq!(
+                    Libinjection.sqli(&v),
+                    expected,
+                    "{:?}",
+                    String::from_utf8_lossy(&v)
+                );
                 hits += usize::from(expected.is_some());
                 total += 1;
             }
         }
-        assert!(hits > total / 10 && hits < total, "{hits} of {total} detected");
+        assert!(
+            hits > total / 10 && hits < total,
+            "{hits} of {total} detected"
+        );
     }
 }
