@@ -276,6 +276,9 @@ async fn responses_are_stripped_and_pii_masked() {
         .as_str()
         .unwrap()
         .starts_with("eyJ"));
+    // Both events are written by the log's writer thread, each when its stage runs: wait for
+    // both (waiting for one and reading the other raced the writer's 10 ms flushes).
+    events_with(&env, "\"event\":\"data_masked\"").await;
     let events = events_with(&env, "undeclared_fields").await;
     assert!(events.contains("\"event\":\"data_masked\""), "{events}");
     assert!(events.contains("email=1"), "{events}");

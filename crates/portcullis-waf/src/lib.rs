@@ -16,3 +16,15 @@ pub mod operator;
 pub mod ruleset;
 pub mod seclang;
 pub mod transform;
+
+/// A deterministic pseudo-random sequence (xorshift64) for the unit tests' reproducible
+/// random inputs.
+#[cfg(test)]
+pub(crate) fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}

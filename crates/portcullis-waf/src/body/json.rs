@@ -416,13 +416,7 @@ mod tests {
         // parsers must agree on every one, and on the values where they accept.
         let seed = br#"{"a":[1,-2.5e+3,true,false,null,"x\u00e9\n"],"b":{"c":{}},"d":[]}"#;
         let bytes = b"{}[]\",:\\-+.eE0159tfnulx \n\x01\xc3\xa9";
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::xorshift(0x2545_f491_4f6c_dd1d);
         let mut accepted = 0;
         for _ in 0..20_000 {
             let mut doc = seed.to_vec();

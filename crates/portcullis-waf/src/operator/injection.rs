@@ -50,13 +50,7 @@ mod tests {
             b"",
         ];
         let bytes = b"'\"`#-/*();= 1aAoOrRuUnNsS\n";
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::xorshift(0x9e37_79b9_7f4a_7c15);
         let (mut hits, mut total) = (0, 0);
         for seed in seeds {
             for _ in 0..400 {
