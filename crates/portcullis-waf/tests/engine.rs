@@ -196,6 +196,39 @@ fn load_errors_name_file_and_line() {
 }
 
 #[test]
+fn tx_names_spelled_out_and_made_from_macros_are_one_variable() {
+    // Names written in the rules are numbered at load; a name a macro builds at run time
+    // (`tx.%{tx.kind}`) must reach the same variable when it spells the same name, in any
+    // case, for reading, counting, iterating, macros and deletion alike.
+    let w = waf(r#"
+SecRule ARGS:kind "@rx ^.+$" "id:1,phase:1,nolog,pass,capture,setvar:tx.kind=%{tx.0}"
+SecAction "id:2,phase:1,nolog,pass,setvar:tx.%{tx.kind}=7"
+SecRule TX:score "@eq 7" "id:3,phase:1,log,pass,msg:'score %{tx.score}'"
+SecRule TX:/^sco/ "@eq 7" "id:4,phase:1,log,pass"
+SecRule &TX:score "@eq 1" "id:5,phase:1,log,pass"
+SecAction "id:6,phase:1,nolog,pass,setvar:tx.%{tx.kind}=+1"
+SecRule TX:score "@eq 8" "id:7,phase:1,log,pass"
+SecAction "id:8,phase:1,nolog,pass,setvar:!tx.%{tx.kind}"
+SecRule &TX:score "@eq 0" "id:9,phase:1,log,pass"
+"#);
+    let tx = run(&w, "/?kind=SCORE", &[], "");
+    assert_eq!(ids(&tx), [3, 4, 5, 7, 9]);
+    assert_eq!(tx.logged()[0].msg, "score 7");
+    // A name no rule spells out is kept too, and found by its spelling.
+    let tx = run(&w, "/?kind=other", &[], "");
+    assert_eq!(ids(&tx), [9]);
+    assert_eq!(tx.tx("OTHER"), None, "deleted by id 8");
+    let w = waf(r#"
+SecRule ARGS:kind "@rx ^.+$" "id:1,phase:1,nolog,pass,capture,setvar:tx.kind=%{tx.0}"
+SecAction "id:2,phase:1,nolog,pass,setvar:tx.%{tx.kind}=7"
+"#);
+    assert_eq!(
+        run(&w, "/?kind=Other", &[], "").tx("other"),
+        Some(&b"7"[..])
+    );
+}
+
+#[test]
 fn a_transaction_inherits_nothing_from_the_ones_before() {
     // Finished transactions hand their memory (TX map, memo of transformed values, hit slots)
     // to the next ones: none of their content may show through.

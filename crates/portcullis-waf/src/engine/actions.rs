@@ -2,6 +2,7 @@
 //! at load time.
 
 use super::template::Template;
+use super::tx::TxNames;
 use super::variables::Target;
 use crate::body::Processor;
 
@@ -63,6 +64,9 @@ pub struct SetVar {
     pub op: SetOp,
     /// The value (for Add/Subtract, the number).
     pub value: Template,
+    /// The name's number in the rule set's [`TxNames`], when it has no macros (set when the
+    /// rule set is compiled).
+    pub number: Option<u32>,
 }
 
 impl SetVar {
@@ -96,7 +100,15 @@ impl SetVar {
             name: Template::parse(&key.to_ascii_lowercase())?,
             op,
             value: Template::parse(value)?,
+            number: None,
         })
+    }
+
+    /// Numbers the TX names it writes and reads in `names`.
+    pub fn number_tx(&mut self, names: &mut TxNames) {
+        self.number = self.name.literal().map(|name| names.intern(name));
+        self.name.number_tx(names);
+        self.value.number_tx(names);
     }
 }
 

@@ -3,10 +3,7 @@
 //! names without copying them.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::ops::Deref;
-
-use smallvec::SmallVec;
 
 use super::variables::{Key, Target, Var};
 use crate::operator::byte_class::class_of;
@@ -14,19 +11,7 @@ use crate::operator::byte_class::class_of;
 /// Name/value pairs in arrival order (argument names need not be UTF-8).
 pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
-/// The TX collection: a hash map, since rules look members up by name hundreds of times per
-/// transaction (a B-tree compared keys through `memcmp` at every level). Keyed with a random
-/// seed: names can carry request data (`tx.header_name_920450_%{tx.0}`), so collisions must not
-/// be something a client can aim for. The rare selector that iterates TX sorts the members.
-pub type TxMap = HashMap<TxBytes, TxBytes, ahash::RandomState>;
-
-/// A TX name or value. Up to 32 bytes are held inline: CRS sets ~100 variables per
-/// transaction, nearly all short names with numbers for values, and these no longer cost two
-/// allocations (and two frees) each.
-pub type TxBytes = SmallVec<[u8; 32]>;
-
-/// The largest TX map [`Collections::clear`] keeps for reuse (CRS sets ~100 members).
-const KEPT_TX: usize = 1024;
+pub use super::tx::{Tx, TxBytes};
 
 /// Pairs with the [byte class](crate::operator::byte_class) of each name and value, computed
 /// once when the collection is filled (every rule asks for them), and the [`ValueId`] of its
@@ -96,8 +81,8 @@ pub struct Collections {
     scalars: [Option<(ValueId, Vec<u8>)>; ScalarVar::COUNT],
     /// The parsed XML body.
     pub xml: Option<XmlBody>,
-    /// The TX collection (keys lowercase).
-    pub tx: TxMap,
+    /// The TX collection (names lowercase).
+    pub tx: Tx,
     /// The last match's value.
     pub matched_var: Vec<u8>,
     /// The last match's name.
@@ -153,6 +138,14 @@ impl ScalarVar {
 }
 
 impl Collections {
+    /// Empty collections whose TX is `tx` (made for the rule set that will read them).
+    pub fn with_tx(tx: Tx) -> Self {
+        Self {
+            tx,
+            ..Self::default()
+        }
+    }
+
     /// `n` fresh value ids; the first. (64 bits: a transaction cannot hold enough values to
     /// run out.)
     fn ids(&mut self, n: usize) -> u64 {
@@ -161,8 +154,8 @@ impl Collections {
         first
     }
 
-    /// Empties every collection for the next transaction. The TX map keeps its buckets unless
-    /// it grew past [`KEPT_TX`] members; ids start again from zero.
+    /// Empties every collection for the next transaction (TX keeps its memory, see
+    /// [`Tx::clear`]); ids start again from zero.
     pub fn clear(&mut self) {
         for t in [
             &mut self.args_get,
@@ -178,11 +171,7 @@ impl Collections {
         }
         self.scalars = Default::default();
         self.xml = None;
-        if self.tx.capacity() > KEPT_TX {
-            self.tx = TxMap::default();
-        } else {
-            self.tx.clear();
-        }
+        self.tx.clear();
         self.matched_var.clear();
         self.matched_var_name.clear();
         self.matched_vars.clear();
@@ -296,8 +285,13 @@ impl Collections {
             Var::MatchedVarsNames => pairs(&self.matched_vars, true, f),
             Var::Tx => {
                 if let Key::Name(name) = key {
-                    // Names are stored lowercase, like TX keys: one lookup, not a scan.
-                    if let Some(v) = self.tx.get(name.as_slice()) {
+                    // Names are stored lowercase, like TX keys: one lookup, not a scan (an
+                    // index when the rule set numbered the name).
+                    let value = match target.tx_number {
+                        Some(n) => self.tx.at(n),
+                        None => self.tx.get(name),
+                    };
+                    if let Some(v) = value {
                         if (min_class == 0 || class_of(v) >= min_class)
                             && !excluded(var, Some(name))
                         {
@@ -309,10 +303,10 @@ impl Collections {
                 // Members in name order (as ModSecurity lists them); a selector's required
                 // prefix rules out most without running its regex.
                 let prefix: &[u8] = match key {
-                    Key::Pattern(_, p) => p,
+                    Key::Pattern(p) => p.prefix(),
                     _ => b"",
                 };
-                let mut members: Vec<(&TxBytes, &TxBytes)> = self
+                let mut members: Vec<(&[u8], &TxBytes)> = self
                     .tx
                     .iter()
                     .filter(|(k, v)| {
@@ -393,6 +387,7 @@ impl Collections {
             var,
             key: key.map_or(Key::All, |k| Key::Name(k.to_vec())),
             count: false,
+            tx_number: None,
         };
         let mut out = None;
         self.each(&target, 0, None, &mut |_, v, _| {

@@ -3,12 +3,14 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::actions::{Ctl, Disruptive, SetVar};
 use super::chains::Chains;
 use super::rule::{Rule, RuleBits};
 use super::settings::Settings;
 use super::template::Template;
+use super::tx::TxNames;
 use super::variables::Target;
 use crate::operator::Operator;
 use crate::seclang::ast::{self, Action, Directive, RuleRef};
@@ -45,6 +47,8 @@ pub struct Compiled {
     pub chains: Chains,
     /// The rules carrying each tag (lowercase), for `ctl` removals by tag.
     pub tagged: HashMap<String, RuleBits>,
+    /// The TX names the rules spell out, numbered (see [`super::tx`]).
+    pub tx_names: Arc<TxNames>,
 }
 
 impl Compiled {
@@ -172,6 +176,11 @@ pub fn compile(set: &RuleSet) -> Result<Compiled, LoadErrors> {
         *phase = slots(&out.rules, &list, &removed);
     }
     out.chains = Chains::build(&mut out.rules, true);
+    let mut names = TxNames::default();
+    for r in &mut out.rules {
+        r.number_tx(&mut names);
+    }
+    out.tx_names = Arc::new(names);
     for (i, r) in out.rules.iter().enumerate() {
         for t in &r.tags {
             out.tagged

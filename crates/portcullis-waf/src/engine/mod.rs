@@ -11,6 +11,7 @@ pub mod rule;
 pub mod settings;
 pub mod template;
 pub mod transaction;
+pub mod tx;
 pub mod variables;
 mod workspace;
 

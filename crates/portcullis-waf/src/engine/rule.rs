@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use super::actions::{Ctl, Disruptive, SetVar};
 use super::chains::ChainId;
 use super::template::Template;
+use super::tx::TxNames;
 use super::variables::Target;
 use crate::operator::Operator;
 use crate::transform::Transformation;
@@ -76,6 +77,26 @@ impl Rule {
     /// Whether the rule (chain head) carries `tag` (compared case-insensitively).
     pub fn has_tag(&self, tag: &str) -> bool {
         self.tags.iter().any(|t| t.eq_ignore_ascii_case(tag))
+    }
+
+    /// Numbers in `names` every TX name the rule (and its chained links) spells out: in its
+    /// targets, `setvar`s and macros.
+    pub fn number_tx(&mut self, names: &mut TxNames) {
+        for t in &mut self.targets {
+            t.number_tx(names);
+        }
+        for s in &mut self.setvars {
+            s.number_tx(names);
+        }
+        for t in [&mut self.argument, &mut self.msg, &mut self.logdata]
+            .into_iter()
+            .flatten()
+        {
+            t.number_tx(names);
+        }
+        if let Some(next) = &mut self.chained {
+            next.number_tx(names);
+        }
     }
 }
 

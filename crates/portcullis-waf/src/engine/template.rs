@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use super::collections::Collections;
+use super::tx::TxNames;
 use super::variables::Var;
 
 /// A text that may contain macros.
@@ -16,6 +17,8 @@ pub struct Template {
 enum Part {
     Text(Vec<u8>),
     Var(Var, Option<Vec<u8>>),
+    /// `%{tx.name}` with the name's number in the rule set's [`TxNames`].
+    Tx(u32),
 }
 
 impl Template {
@@ -47,9 +50,28 @@ impl Template {
         Ok(Self { parts })
     }
 
+    /// Numbers the TX names its macros read (`%{tx.name}`) in `names`, so that expanding
+    /// them is an index rather than a lookup.
+    pub fn number_tx(&mut self, names: &mut TxNames) {
+        for p in &mut self.parts {
+            if let Part::Var(Var::Tx, Some(name)) = p {
+                *p = Part::Tx(names.intern(name));
+            }
+        }
+    }
+
     /// Whether the text has no macros.
     pub fn is_literal(&self) -> bool {
         self.parts.iter().all(|p| matches!(p, Part::Text(_)))
+    }
+
+    /// The text, when it has no macros.
+    pub fn literal(&self) -> Option<&[u8]> {
+        match self.parts.as_slice() {
+            [] => Some(b""),
+            [Part::Text(t)] => Some(t),
+            _ => None,
+        }
     }
 
     /// Like [`expand`](Self::expand), but a text that is one macro alone
@@ -57,6 +79,7 @@ impl Template {
     pub fn expand_borrowing<'a>(&'a self, c: &'a Collections) -> Cow<'a, [u8]> {
         match self.parts.as_slice() {
             [Part::Var(v, k)] => c.first(*v, k.as_deref()).unwrap_or(Cow::Borrowed(b"")),
+            [Part::Tx(n)] => Cow::Borrowed(c.tx.at(*n).map_or(&b""[..], |v| v.as_slice())),
             _ => self.expand(c),
         }
     }
@@ -76,6 +99,11 @@ impl Template {
                                 out.extend_from_slice(&value);
                             }
                         }
+                        Part::Tx(n) => {
+                            if let Some(value) = c.tx.at(*n) {
+                                out.extend_from_slice(value);
+                            }
+                        }
                     }
                 }
                 Cow::Owned(out)
@@ -91,7 +119,7 @@ mod tests {
     #[test]
     fn expands_tx_and_matched_values() {
         let mut c = Collections::default();
-        c.tx.insert(b"critical_anomaly_score"[..].into(), b"5"[..].into());
+        c.tx.insert(b"critical_anomaly_score", b"5"[..].into());
         c.matched_var_name = b"ARGS:q".to_vec();
         let t = Template::parse("+%{tx.critical_anomaly_score} at %{MATCHED_VAR_NAME}%{tx.none}")
             .unwrap();

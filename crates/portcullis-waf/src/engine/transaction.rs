@@ -189,7 +189,7 @@ impl Drop for Transaction {
 impl Transaction {
     pub(super) fn new(waf: Arc<Waf>, head: RequestHead, unique_id: String) -> Self {
         let content_type = head.header("content-type").unwrap_or(b"").to_vec();
-        let Workspace { mut c, scratch } = waf.workspaces.take();
+        let Workspace { mut c, scratch } = waf.workspaces.take(&waf.compiled.tx_names);
         fill(&mut c, head, waf.settings().argument_separator);
         c.set(Var::UniqueId, unique_id.into_bytes());
         let mode = waf.settings().mode;
@@ -448,8 +448,9 @@ impl Transaction {
             self.c.matched_var_name.clone_from(name);
             if rule.capture {
                 for (i, cap) in captures.into_iter().enumerate() {
-                    let name = TxBytes::from_slice(i.to_string().as_bytes());
-                    self.c.tx.insert(name, TxBytes::from_vec(cap));
+                    // At most ten groups are kept: `0` to `9`.
+                    let name = [b'0' + (i % 10) as u8];
+                    self.c.tx.insert(&name, TxBytes::from_vec(cap));
                 }
             }
             self.actions(rule);
@@ -490,15 +491,24 @@ impl Transaction {
     fn actions(&mut self, rule: &Rule) {
         use std::io::Write as _;
         for s in &rule.setvars {
-            let name = s.name.expand(&self.c);
-            // Literal parts were lowered at load; only expanded macros can bring capitals.
-            let key = if !s.name.is_literal() && name.iter().any(u8::is_ascii_uppercase) {
-                Cow::Owned(name.to_ascii_lowercase())
-            } else {
-                name
+            // A name without macros was numbered at load; one with macros is expanded, and
+            // lowered (literal parts were lowered at load; only macros can bring capitals).
+            let expanded = match s.number {
+                Some(_) => Cow::Borrowed(&[][..]),
+                None => {
+                    let name = s.name.expand(&self.c);
+                    if name.iter().any(u8::is_ascii_uppercase) {
+                        Cow::Owned(name.to_ascii_lowercase())
+                    } else {
+                        name
+                    }
+                }
             };
             if s.op == SetOp::Delete {
-                self.c.tx.remove(key.as_ref());
+                match s.number {
+                    Some(n) => self.c.tx.remove_at(n),
+                    None => self.c.tx.remove(&expanded),
+                }
                 continue;
             }
             let delta = (s.op != SetOp::Set).then(|| number(&s.value.expand_borrowing(&self.c)));
@@ -506,9 +516,9 @@ impl Transaction {
                 SetOp::Set => s.value.expand(&self.c),
                 _ => Cow::Borrowed(&[][..]),
             };
-            let slot = match self.c.tx.get_mut(key.as_ref()) {
-                Some(slot) => slot,
-                None => self.c.tx.entry(TxBytes::from_slice(&key)).or_default(),
+            let slot = match s.number {
+                Some(n) => self.c.tx.entry_at(n),
+                None => self.c.tx.entry(&expanded),
             };
             match (s.op, delta) {
                 (SetOp::Add, Some(d)) | (SetOp::Subtract, Some(d)) => {
@@ -536,8 +546,7 @@ impl Transaction {
     /// Writes into `out` the values of `rule`'s targets that its operator matches.
     fn hits(&self, memo: &mut Memo, index: usize, head: &Rule, rule: &Rule, out: &mut Hits) {
         let expanded = rule.argument.as_ref().map(|t| t.expand_borrowing(&self.c));
-        let argument = expanded.as_deref().map(String::from_utf8_lossy);
-        let argument = argument.as_deref();
+        let argument = expanded.as_deref();
         let chains = &self.waf.compiled.chains;
         let chain = chains.get(rule.chain);
         let mut test = |name: &dyn Fn(&mut Vec<u8>), value: &[u8], id: Option<ValueId>| {
@@ -610,7 +619,7 @@ impl Transaction {
     }
 
     /// Runs the operator on an already transformed value: the captures when it matched.
-    fn run(&self, rule: &Rule, value: &[u8], argument: Option<&str>) -> Option<Vec<Vec<u8>>> {
+    fn run(&self, rule: &Rule, value: &[u8], argument: Option<&[u8]>) -> Option<Vec<Vec<u8>>> {
         let m = rule.operator.evaluate(
             value,
             argument,
@@ -625,7 +634,12 @@ impl Transaction {
     }
 
     /// Transforms `value` and runs the operator: the matched (transformed) value and captures.
-    fn test<'v>(&self, rule: &Rule, value: &'v [u8], argument: Option<&str>) -> Option<Tested<'v>> {
+    fn test<'v>(
+        &self,
+        rule: &Rule,
+        value: &'v [u8],
+        argument: Option<&[u8]>,
+    ) -> Option<Tested<'v>> {
         let run = |v: Cow<'v, [u8]>| -> Result<Tested<'v>, Cow<'v, [u8]>> {
             match self.run(rule, &v, argument) {
                 Some(captures) => Ok((v, captures)),

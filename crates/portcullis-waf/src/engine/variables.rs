@@ -3,6 +3,7 @@
 
 use regex::bytes::{Regex, RegexBuilder};
 
+use super::tx::TxNames;
 use crate::seclang::ast::{Selector, Variable};
 
 macro_rules! variables {
@@ -86,16 +87,57 @@ pub enum Key {
     All,
     /// The member with this name, lowercase (compared ASCII case-insensitively).
     Name(Vec<u8>),
-    /// Members whose name matches, and the lowercase literal every such name starts with
-    /// (empty when the pattern has none), so sorted collections can seek instead of scan.
-    Pattern(Regex, Vec<u8>),
+    /// Members whose name matches a selector regex.
+    Pattern(NamePattern),
+}
+
+/// A selector regex (`REQUEST_COOKIES:/^__utm/`), compiled as ModSecurity's PCRE compiles it:
+/// caseless, ASCII only (Unicode case folding would also let `K` match the Kelvin sign, and
+/// so exclude more than was written). Most names are ruled out without running the regex:
+/// sorted collections seek to the literal every match starts with, and a name holding none
+/// of the regex's [factors](crate::operator::factors) cannot match.
+#[derive(Debug, Clone)]
+pub struct NamePattern {
+    regex: Regex,
+    /// The lowercase literal every matching name starts with (empty when there is none).
+    prefix: Vec<u8>,
+    /// Lowercase strings of which every matching name holds one, when there is such a set.
+    factors: Option<Vec<Vec<u8>>>,
+}
+
+impl NamePattern {
+    /// Compiles the selector `/pattern/`.
+    pub fn new(pattern: &str) -> Result<Self, String> {
+        let regex = RegexBuilder::new(pattern)
+            .case_insensitive(true)
+            .unicode(false)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| format!("selector /{pattern}/: {e}"))?;
+        Ok(Self {
+            regex,
+            prefix: required_prefix(pattern),
+            factors: crate::operator::factors::required(pattern),
+        })
+    }
+
+    /// The lowercase literal every matching name starts with (may be empty).
+    pub fn prefix(&self) -> &[u8] {
+        &self.prefix
+    }
+
+    /// Whether `name` matches.
+    pub fn selects(&self, name: &[u8]) -> bool {
+        let held =
+            |f: &Vec<u8>| f.is_empty() || name.windows(f.len()).any(|w| w.eq_ignore_ascii_case(f));
+        self.factors.as_ref().is_none_or(|fs| fs.iter().any(held)) && self.regex.is_match(name)
+    }
 }
 
 /// The literal a `^...` selector pattern requires at the start of every name it matches,
-/// lowercase (selectors match case-insensitively). Conservative: empty unless the pattern
-/// starts with `^` and a run of plain characters, and has no alternation; a character made
-/// optional or repeatable by a quantifier after it is left out, and the run stops before `k`
-/// and `s` (Unicode case folding also matches `K` and `ſ` there, which no ASCII prefix covers).
+/// lowercase (selectors match ASCII case-insensitively). Conservative: empty unless the
+/// pattern starts with `^` and a run of plain characters, and has no alternation; a character
+/// made optional or repeatable by a quantifier after it is left out.
 fn required_prefix(pattern: &str) -> Vec<u8> {
     let Some(rest) = pattern.strip_prefix('^') else {
         return Vec::new();
@@ -106,10 +148,7 @@ fn required_prefix(pattern: &str) -> Vec<u8> {
     let bytes = rest.as_bytes();
     let run = bytes
         .iter()
-        .take_while(|b| {
-            (b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
-                && !matches!(b.to_ascii_lowercase(), b'k' | b's')
-        })
+        .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
         .count();
     let keep = match bytes.get(run) {
         Some(b'?' | b'*' | b'{') => run.saturating_sub(1),
@@ -124,7 +163,7 @@ impl Key {
         match self {
             Self::All => true,
             Self::Name(n) => n.eq_ignore_ascii_case(name),
-            Self::Pattern(re, _) => re.is_match(name),
+            Self::Pattern(p) => p.selects(name),
         }
     }
 
@@ -132,7 +171,7 @@ impl Key {
         match (self, other) {
             (Self::All, Self::All) => true,
             (Self::Name(a), Self::Name(b)) => a.eq_ignore_ascii_case(b),
-            (Self::Pattern(a, _), Self::Pattern(b, _)) => a.as_str() == b.as_str(),
+            (Self::Pattern(a), Self::Pattern(b)) => a.regex.as_str() == b.regex.as_str(),
             _ => false,
         }
     }
@@ -147,6 +186,9 @@ pub struct Target {
     pub key: Key,
     /// `&`: the number of values instead of the values.
     pub count: bool,
+    /// For `TX:name`, the name's number in the rule set's [`TxNames`] (set when the rule set
+    /// is compiled).
+    pub tx_number: Option<u32>,
 }
 
 impl Target {
@@ -163,19 +205,13 @@ impl Target {
                 }
                 Key::Name(k.to_ascii_lowercase().into_bytes())
             }
-            Selector::Regex(r) => Key::Pattern(
-                RegexBuilder::new(r)
-                    .case_insensitive(true)
-                    .size_limit(1 << 20)
-                    .build()
-                    .map_err(|e| format!("selector /{r}/: {e}"))?,
-                required_prefix(r),
-            ),
+            Selector::Regex(r) => Key::Pattern(NamePattern::new(r)?),
         };
         Ok(Self {
             var,
             key,
             count: v.count,
+            tx_number: None,
         })
     }
 
@@ -185,6 +221,13 @@ impl Target {
         match vars.as_slice() {
             [one] => Self::compile(one),
             _ => Err(format!("{text:?} is not one target")),
+        }
+    }
+
+    /// Numbers a `TX:name` target's name in `names`.
+    pub fn number_tx(&mut self, names: &mut TxNames) {
+        if let (Var::Tx, Key::Name(name)) = (self.var, &self.key) {
+            self.tx_number = Some(names.intern(name));
         }
     }
 
@@ -222,7 +265,22 @@ mod tests {
         assert_eq!(required_prefix("^abc|^xyz"), b"");
         assert_eq!(required_prefix("abc"), b"");
         assert_eq!(required_prefix("(?i)^abc"), b"");
-        assert_eq!(required_prefix("^header_mask"), b"header_ma");
-        assert_eq!(required_prefix("^task"), b"ta");
+        assert_eq!(required_prefix("^header_mask"), b"header_mask");
+    }
+
+    #[test]
+    fn selectors_fold_ascii_case_only_and_check_factors_first() {
+        let p = NamePattern::new("MULTIPART_HEADERS_CONTENT_TYPES_*").unwrap();
+        assert!(p.factors.is_some(), "a literal selector has factors");
+        assert!(p.selects(b"tx.multipart_headers_content_types_x"));
+        assert!(p.selects(b"Multipart_Headers_Content_Types"));
+        assert!(!p.selects(b"multipart_headers_content_type"));
+        assert!(!p.selects(b"inbound_anomaly_score"));
+        // The Kelvin sign (U+212A) folds to `k` only under Unicode rules, which PCRE's
+        // caseless matching without UTF does not apply.
+        let k = NamePattern::new("^k").unwrap();
+        assert!(k.selects(b"K1"));
+        assert!(!k.selects("\u{212A}1".as_bytes()));
+        assert_eq!(k.prefix(), b"k");
     }
 }

@@ -8,17 +8,17 @@
 //! tables that grew past a bound (a request with thousands of arguments) are dropped instead,
 //! so one large request does not pin its memory for good.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::collections::Collections;
 use super::transaction::Scratch;
+use super::tx::{Tx, TxNames};
 
 /// How many cleared workspaces a rule set keeps (beyond that they are freed): about the
 /// transactions a busy gateway has in flight at once.
 const KEPT: usize = 64;
 
 /// A transaction's reusable memory.
-#[derive(Default)]
 pub(super) struct Workspace {
     /// The collections (empty, TX with its capacity).
     pub c: Collections,
@@ -33,13 +33,16 @@ pub(super) struct Workspaces {
 }
 
 impl Workspaces {
-    /// A cleared workspace (a new one when none is kept).
-    pub fn take(&self) -> Workspace {
+    /// A cleared workspace (a new one, whose TX numbers `names`, when none is kept).
+    pub fn take(&self, names: &Arc<TxNames>) -> Workspace {
         self.free
             .lock()
             .ok()
             .and_then(|mut free| free.pop())
-            .unwrap_or_default()
+            .unwrap_or_else(|| Workspace {
+                c: Collections::with_tx(Tx::new(names.clone())),
+                scratch: Scratch::default(),
+            })
     }
 
     /// Clears `w` and keeps it for the next transaction (frees it when enough are kept).

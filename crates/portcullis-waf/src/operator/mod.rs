@@ -42,10 +42,10 @@ impl Arg {
         }
     }
 
-    fn resolve<'a>(&'a self, expanded: Option<&'a str>) -> &'a str {
+    fn resolve<'a>(&'a self, expanded: Option<&'a [u8]>) -> &'a [u8] {
         match (self, expanded) {
             (Self::Macro(_), Some(e)) => e,
-            (Self::Literal(s) | Self::Macro(s), _) => s,
+            (Self::Literal(s) | Self::Macro(s), _) => s.as_bytes(),
         }
     }
 }
@@ -196,11 +196,12 @@ impl Operator {
     }
 
     /// Whether `value` matches. `expanded` is the argument with its macros expanded (for
-    /// operators whose argument has them); `captures` asks for capture groups.
+    /// operators whose argument has them; bytes, compared as ModSecurity compares them);
+    /// `captures` asks for capture groups.
     pub fn evaluate(
         &self,
         value: &[u8],
-        expanded: Option<&str>,
+        expanded: Option<&[u8]>,
         detector: &dyn InjectionDetector,
         captures: bool,
     ) -> Option<Match> {
@@ -225,25 +226,25 @@ impl Operator {
             }),
             Self::Rx(re, _) => re.find(value).map(|m| whole(m.as_bytes())),
             Self::Pm(ac, _, _) => ac.find(value).map(|m| whole(&value[m.range()])),
-            Self::Streq(a) => (value == a.resolve(expanded).as_bytes()).then(|| whole(value)),
+            Self::Streq(a) => (value == a.resolve(expanded)).then(|| whole(value)),
             Self::Within(a) => {
-                let hay = a.resolve(expanded).as_bytes();
+                let hay = a.resolve(expanded);
                 (value.is_empty() || find(hay, value)).then(|| whole(value))
             }
             Self::Contains(a) => {
-                let needle = a.resolve(expanded).as_bytes();
+                let needle = a.resolve(expanded);
                 find(value, needle).then(|| whole(needle))
             }
             Self::BeginsWith(a) => {
-                let p = a.resolve(expanded).as_bytes();
+                let p = a.resolve(expanded);
                 value.starts_with(p).then(|| whole(p))
             }
             Self::EndsWith(a) => {
-                let p = a.resolve(expanded).as_bytes();
+                let p = a.resolve(expanded);
                 value.ends_with(p).then(|| whole(p))
             }
             Self::Compare(c, a) => {
-                let (x, y) = (number(value), number(a.resolve(expanded).as_bytes()));
+                let (x, y) = (number(value), number(a.resolve(expanded)));
                 let hit = match c {
                     Comparison::Eq => x == y,
                     Comparison::Ge => x >= y,
@@ -360,10 +361,10 @@ mod tests {
     fn macro_arguments_use_the_expanded_text() {
         let op = Operator::compile("within", "%{tx.allowed_methods}", Path::new(".")).unwrap();
         assert!(op
-            .evaluate(b"GET", Some("GET POST"), &Libinjection, false)
+            .evaluate(b"GET", Some(b"GET POST"), &Libinjection, false)
             .is_some());
         assert!(op
-            .evaluate(b"TRACE", Some("GET POST"), &Libinjection, false)
+            .evaluate(b"TRACE", Some(b"GET POST"), &Libinjection, false)
             .is_none());
     }
 
