@@ -210,13 +210,18 @@ SecAction "id:6,phase:1,nolog,pass,setvar:tx.%{tx.kind}=+1"
 SecRule TX:score "@eq 8" "id:7,phase:1,log,pass"
 SecAction "id:8,phase:1,nolog,pass,setvar:!tx.%{tx.kind}"
 SecRule &TX:score "@eq 0" "id:9,phase:1,log,pass"
+SecAction "id:10,phase:1,nolog,pass,setvar:tx.x_spelled=1,setvar:tx.x_%{tx.kind}=2"
+SecRule &TX:/^X_/ "@eq 2" "id:11,phase:1,log,pass,chain"
+  SecRule TX:/^x_/ "@eq 2" "setvar:tx.last=%{MATCHED_VAR_NAME}"
+SecRule TX:last "@streq TX:x_score" "id:12,phase:1,log,pass"
 "#);
+    // A selector finds numbered and made names alike, in name order.
     let tx = run(&w, "/?kind=SCORE", &[], "");
-    assert_eq!(ids(&tx), [3, 4, 5, 7, 9]);
+    assert_eq!(ids(&tx), [3, 4, 5, 7, 9, 11, 12]);
     assert_eq!(tx.logged()[0].msg, "score 7");
     // A name no rule spells out is kept too, and found by its spelling.
     let tx = run(&w, "/?kind=other", &[], "");
-    assert_eq!(ids(&tx), [9]);
+    assert_eq!(ids(&tx), [9, 11]);
     assert_eq!(tx.tx("OTHER"), None, "deleted by id 8");
     let w = waf(r#"
 SecRule ARGS:kind "@rx ^.+$" "id:1,phase:1,nolog,pass,capture,setvar:tx.kind=%{tx.0}"

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::ops::Deref;
 
-use super::variables::{Key, Target, Var};
+use super::variables::{Key, Target, TxSlots, Var};
 use crate::operator::byte_class::class_of;
 
 /// Name/value pairs in arrival order (argument names need not be UTF-8).
@@ -287,9 +287,9 @@ impl Collections {
                 if let Key::Name(name) = key {
                     // Names are stored lowercase, like TX keys: one lookup, not a scan (an
                     // index when the rule set numbered the name).
-                    let value = match target.tx_number {
-                        Some(n) => self.tx.at(n),
-                        None => self.tx.get(name),
+                    let value = match target.tx {
+                        Some(TxSlots::One(n)) => self.tx.at(n),
+                        _ => self.tx.get(name),
                     };
                     if let Some(v) = value {
                         if (min_class == 0 || class_of(v) >= min_class)
@@ -300,25 +300,29 @@ impl Collections {
                     }
                     return;
                 }
-                // Members in name order (as ModSecurity lists them); a selector's required
-                // prefix rules out most without running its regex.
+                // Members in name order (as ModSecurity lists them). Of the numbered names,
+                // only those the selector was found at load to select are candidates; a
+                // selector's required prefix rules out most of the others without running its
+                // regex.
                 let prefix: &[u8] = match key {
                     Key::Pattern(p) => p.prefix(),
                     _ => b"",
                 };
-                let mut members: Vec<(&[u8], &TxBytes)> = self
-                    .tx
-                    .iter()
-                    .filter(|(k, v)| {
-                        // The first byte before `memcmp`: most members differ there.
-                        let first = prefix.first().is_none_or(|b| k.first() == Some(b));
-                        first
-                            && k.starts_with(prefix)
-                            && (min_class == 0 || class_of(v) >= min_class)
-                            && key.selects(k)
-                            && !excluded(var, Some(k))
-                    })
-                    .collect();
+                let keep = |(k, v): &(&[u8], &TxBytes)| {
+                    // The first byte before `memcmp`: most members differ there.
+                    let first = prefix.first().is_none_or(|b| k.first() == Some(b));
+                    first
+                        && k.starts_with(prefix)
+                        && (min_class == 0 || class_of(v) >= min_class)
+                        && key.selects(k)
+                        && !excluded(var, Some(k))
+                };
+                let mut members: Vec<(&[u8], &TxBytes)> = match &target.tx {
+                    Some(TxSlots::Selected(numbers)) => {
+                        self.tx.among(numbers).filter(keep).collect()
+                    }
+                    _ => self.tx.iter().filter(keep).collect(),
+                };
                 members.sort_unstable_by(|a, b| a.0.cmp(b.0));
                 for (k, v) in members {
                     f(Some(k), v, None);
@@ -387,7 +391,7 @@ impl Collections {
             var,
             key: key.map_or(Key::All, |k| Key::Name(k.to_vec())),
             count: false,
-            tx_number: None,
+            tx: None,
         };
         let mut out = None;
         self.each(&target, 0, None, &mut |_, v, _| {

@@ -180,6 +180,9 @@ pub fn compile(set: &RuleSet) -> Result<Compiled, LoadErrors> {
     for r in &mut out.rules {
         r.number_tx(&mut names);
     }
+    for r in &mut out.rules {
+        r.select_tx(&names);
+    }
     out.tx_names = Arc::new(names);
     for (i, r) in out.rules.iter().enumerate() {
         for t in &r.tags {

@@ -98,6 +98,17 @@ impl Rule {
             next.number_tx(names);
         }
     }
+
+    /// Lists, for its TX targets that select by pattern, the numbered names they select (once
+    /// the whole rule set is numbered).
+    pub fn select_tx(&mut self, names: &TxNames) {
+        for t in &mut self.targets {
+            t.select_tx(names);
+        }
+        if let Some(next) = &mut self.chained {
+            next.select_tx(names);
+        }
+    }
 }
 
 /// A set of rules, by index in [`super::compile::Compiled::rules`]: which rules carry a tag,

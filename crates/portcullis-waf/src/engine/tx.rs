@@ -48,6 +48,11 @@ impl TxNames {
         self.numbers.get(name).copied()
     }
 
+    /// Every numbered name and its number.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], u32)> {
+        (0u32..).zip(&self.names).map(|(n, name)| (&name[..], n))
+    }
+
     /// How many names are numbered.
     pub fn len(&self) -> usize {
         self.names.len()
@@ -143,6 +148,19 @@ impl Tx {
             .iter()
             .zip(&self.names.names)
             .filter_map(|(v, name)| Some((&name[..], v.as_ref()?)));
+        numbered.chain(self.others.iter().map(|(k, v)| (k.as_slice(), v)))
+    }
+
+    /// The set variables among the numbered names `numbers`, and every set variable outside
+    /// the numbering, in no particular order.
+    pub fn among<'a>(
+        &'a self,
+        numbers: &'a [u32],
+    ) -> impl Iterator<Item = (&'a [u8], &'a TxBytes)> + 'a {
+        let numbered = numbers.iter().filter_map(|n| {
+            let name = self.names.names.get(*n as usize)?;
+            Some((&name[..], self.at(*n)?))
+        });
         numbered.chain(self.others.iter().map(|(k, v)| (k.as_slice(), v)))
     }
 

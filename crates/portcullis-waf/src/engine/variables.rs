@@ -186,9 +186,19 @@ pub struct Target {
     pub key: Key,
     /// `&`: the number of values instead of the values.
     pub count: bool,
-    /// For `TX:name`, the name's number in the rule set's [`TxNames`] (set when the rule set
-    /// is compiled).
-    pub tx_number: Option<u32>,
+    /// For a TX target, where its values are among the rule set's numbered names (set when
+    /// the rule set is compiled).
+    pub tx: Option<TxSlots>,
+}
+
+/// Where a TX target's values are, among the names the rule set numbered ([`TxNames`]).
+#[derive(Debug, Clone)]
+pub enum TxSlots {
+    /// `TX:name`: the name's number.
+    One(u32),
+    /// `TX:/regex/` or `TX`: the numbered names it selects, known at load (names made at run
+    /// time, outside the numbering, are checked when the target is read).
+    Selected(Vec<u32>),
 }
 
 impl Target {
@@ -211,7 +221,7 @@ impl Target {
             var,
             key,
             count: v.count,
-            tx_number: None,
+            tx: None,
         })
     }
 
@@ -227,7 +237,16 @@ impl Target {
     /// Numbers a `TX:name` target's name in `names`.
     pub fn number_tx(&mut self, names: &mut TxNames) {
         if let (Var::Tx, Key::Name(name)) = (self.var, &self.key) {
-            self.tx_number = Some(names.intern(name));
+            self.tx = Some(TxSlots::One(names.intern(name)));
+        }
+    }
+
+    /// For a `TX:/regex/` or `TX` target, lists the numbered names it selects (once every
+    /// name is numbered).
+    pub fn select_tx(&mut self, names: &TxNames) {
+        if self.var == Var::Tx && !matches!(self.key, Key::Name(_)) {
+            let selected = names.iter().filter(|(name, _)| self.key.selects(name));
+            self.tx = Some(TxSlots::Selected(selected.map(|(_, n)| n).collect()));
         }
     }
 
