@@ -7,6 +7,9 @@ use super::collections::Collections;
 use super::tx::TxNames;
 use super::variables::Var;
 
+/// The bytes a macro is guessed to expand to, when sizing an expansion.
+const MACRO_GUESS: usize = 24;
+
 /// A text that may contain macros.
 #[derive(Debug, Clone, Default)]
 pub struct Template {
@@ -90,7 +93,12 @@ impl Template {
             [] => Cow::Borrowed(b""),
             [Part::Text(t)] => Cow::Borrowed(t),
             parts => {
-                let mut out = Vec::new();
+                // Sized once: growing a vector part by part cost more than the lookups.
+                let guess = parts.iter().map(|p| match p {
+                    Part::Text(t) => t.len(),
+                    _ => MACRO_GUESS,
+                });
+                let mut out = Vec::with_capacity(guess.sum());
                 for p in parts {
                     match p {
                         Part::Text(t) => out.extend_from_slice(t),
