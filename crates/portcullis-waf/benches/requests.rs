@@ -85,10 +85,6 @@ pub fn transaction(waf: &Arc<Waf>, head: &RequestHead, body: &[u8]) -> usize {
         200,
         &[(b"Content-Type".to_vec(), b"application/json".to_vec())],
     );
-    if std::env::var_os("RESP").is_some() {
-        let b = format!("{{\"data\":\"{}\"}}", "a".repeat(1013));
-        tx.response_body(b.as_bytes());
-    }
     tx.logging();
     tx.logged().len()
 }
@@ -97,17 +93,9 @@ pub fn transaction(waf: &Arc<Waf>, head: &RequestHead, body: &[u8]) -> usize {
 pub fn get() -> (RequestHead, Vec<u8>) {
     let head = RequestHead {
         method: "GET".into(),
-        target: if std::env::var_os("BARE").is_some() {
-            b"/data.json".to_vec()
-        } else {
-            b"/api/v1/orders?status=shipped&page=2&sort=-created_at&q=blue+shoes".to_vec()
-        },
+        target: b"/api/v1/orders?status=shipped&page=2&sort=-created_at&q=blue+shoes".to_vec(),
         protocol: "HTTP/1.1".into(),
-        headers: if std::env::var_os("MINI").is_some() {
-            vec![(b"Host".to_vec(), b"127.0.0.1:18083".to_vec())]
-        } else {
-            headers(&[])
-        },
+        headers: headers(&[]),
         remote_addr: "192.0.2.10".into(),
     };
     (head, Vec::new())

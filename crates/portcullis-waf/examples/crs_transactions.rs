@@ -12,11 +12,7 @@ fn main() {
     let level: u8 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1);
     let kind = args.get(2).map_or("get", String::as_str);
     let n: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(100);
-    let waf = requests::waf(if std::env::var_os("RESP").is_some() {
-        9
-    } else {
-        level
-    });
+    let waf = requests::waf(level);
     let (head, body) = if kind == "post" {
         requests::post()
     } else {
