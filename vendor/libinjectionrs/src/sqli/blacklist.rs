@@ -13,19 +13,17 @@ pub fn is_blacklisted(fingerprint: &str) -> bool {
         return false;
     }
     
-    // Build the v1 fingerprint with '0' prefix and uppercase
-    let mut fp2 = String::with_capacity(8);
-    fp2.push('0');
-    
-    for ch in fingerprint.chars() {
-        if ch >= 'a' && ch <= 'z' {
-            // Convert to uppercase
-            fp2.push((ch as u8 - 0x20) as char);
-        } else {
-            fp2.push(ch);
-        }
+    // Build the v1 fingerprint with '0' prefix and uppercase. Portcullis patch: in a stack
+    // buffer (fingerprints are at most 8 bytes; a longer one is no keyword), not a String.
+    let bytes = fingerprint.as_bytes();
+    let mut fp2 = [0u8; 16];
+    if bytes.len() >= fp2.len() {
+        return false;
     }
-    
-    // Check if this fingerprint exists in the keywords table with type 'F'
-    sqli_data::lookup_word(&fp2) == crate::sqli::TokenType::Fingerprint
+    fp2[0] = b'0';
+    fp2[1..=bytes.len()].copy_from_slice(bytes);
+
+    // Check if this fingerprint exists in the keywords table with type 'F' (the lookup
+    // upper-cases)
+    sqli_data::lookup_word_bytes(&fp2[..=bytes.len()]) == crate::sqli::TokenType::Fingerprint
 }

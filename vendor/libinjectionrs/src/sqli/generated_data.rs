@@ -9661,10 +9661,15 @@ fn keyword_index(
 }
 
 pub fn lookup_word(word: &str) -> TokenType {
+    lookup_word_bytes(word.as_bytes())
+}
+
+/// [`lookup_word`] for bytes (Portcullis patch: callers that build a word in a stack buffer
+/// need no `String`).
+pub fn lookup_word_bytes(bytes: &[u8]) -> TokenType {
     // Portcullis patch: upper-case into a stack buffer instead of a new String per word, and
     // look the word up in a hash index instead of a binary search of ~9,000 strings (this
     // runs for every word of every value @detectSQLi checks).
-    let bytes = word.as_bytes();
     if bytes.len() > MAX_KEYWORD_LEN {
         return TokenType::Bareword;
     }
