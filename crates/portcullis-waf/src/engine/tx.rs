@@ -148,7 +148,7 @@ impl Tx {
             .iter()
             .zip(&self.names.names)
             .filter_map(|(v, name)| Some((&name[..], v.as_ref()?)));
-        numbered.chain(self.others.iter().map(|(k, v)| (k.as_slice(), v)))
+        numbered.chain(self.others())
     }
 
     /// The set variables among the numbered names `numbers`, and every set variable outside
@@ -161,7 +161,12 @@ impl Tx {
             let name = self.names.names.get(*n as usize)?;
             Some((&name[..], self.at(*n)?))
         });
-        numbered.chain(self.others.iter().map(|(k, v)| (k.as_slice(), v)))
+        numbered.chain(self.others())
+    }
+
+    /// The variables outside the numbering.
+    fn others(&self) -> impl Iterator<Item = (&[u8], &TxBytes)> {
+        self.others.iter().map(|(k, v)| (k.as_slice(), v))
     }
 
     /// Unsets every variable, keeping the memory (unless the other names grew past
