@@ -284,3 +284,66 @@ SecRule RESPONSE_BODY "@rx delta+" "id:22,phase:4,pass,log"
     assert_eq!(answer("Gamma, then alpha"), [21]);
     assert_eq!(answer("deltaaa"), [20, 22]);
 }
+
+#[test]
+fn rules_decided_at_load_behave_as_evaluated() {
+    // Rules that read only TX values no request reaches are decided when the rules load
+    // (folded); every request must see what evaluating them gives: the same rules logged, the
+    // same TX. Each way request data can reach a TX name is tried: a value (4), a name built
+    // by a macro (6), a skip around a write (8), and a `ctl` removing a decided rule (20).
+    let rules = r#"
+SecRule ARGS:remove "@eq 1" "id:20,phase:1,nolog,pass,ctl:ruleRemoveById=2"
+SecAction "id:1,phase:1,nolog,pass,setvar:tx.pl=1,setvar:tx.threshold=5,setvar:tx.score=0,setvar:tx.mode=on"
+SecRule TX:pl "@lt 2" "id:2,phase:1,nolog,pass,skipAfter:END-PL2"
+SecRule ARGS "@rx ." "id:3,phase:1,log,pass,setvar:tx.score=+5"
+SecMarker END-PL2
+SecRule REQUEST_HEADERS:x-pl "@rx ^\d$" "id:4,phase:1,nolog,pass,setvar:tx.pl=%{MATCHED_VAR}"
+SecRule TX:pl "@ge 3" "id:5,phase:1,log,pass"
+SecRule REQUEST_HEADERS:x-name "@rx ^\w+$" "id:6,phase:1,nolog,pass,setvar:tx.thr%{MATCHED_VAR}=1"
+SecRule TX:threshold "@eq 1" "id:7,phase:2,log,pass"
+SecRule ARGS:skip "@eq 1" "id:8,phase:2,nolog,pass,skipAfter:SKIPPED"
+SecAction "id:9,phase:2,nolog,pass,setvar:tx.score=+1"
+SecMarker SKIPPED
+SecRule TX:score "@eq 1" "id:10,phase:2,nolog,pass,setvar:tx.one=1"
+SecRule TX:one "@eq 1" "id:13,phase:2,log,pass"
+SecRule TX:mode "@streq on" "id:12,phase:2,log,pass"
+SecRule TX:mode "@streq on" "id:11,phase:5,nolog,pass,setvar:tx.done=1"
+"#;
+    let folded = waf(rules);
+    let mut plain =
+        Waf::compile(&seclang::parse_str(rules, Path::new("test.conf")).unwrap()).unwrap();
+    plain.unfold();
+    let plain = Arc::new(plain);
+    // 1, 2, 9 and 11 are decided and skipped; 3 is then never reached; 12 is decided but
+    // logs, so it still runs.
+    assert_eq!(folded.folded_count(), 4);
+    assert_eq!(plain.folded_count(), 0);
+    // Request target, headers, the rules that log.
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [u64]);
+    let cases: [Case; 6] = [
+        ("/?a=1", &[], &[13, 12]),
+        ("/?a=1&remove=1", &[], &[3, 12]),
+        ("/?skip=1", &[], &[12]),
+        ("/", &[("x-pl", "4")], &[5, 13, 12]),
+        ("/", &[("x-name", "eshold")], &[7, 13, 12]),
+        ("/?skip=1", &[("x-name", "other")], &[12]),
+    ];
+    for (target, headers, expected) in cases {
+        let a = run(&folded, target, headers, "");
+        let b = run(&plain, target, headers, "");
+        assert_eq!(ids(&a), expected, "{target} {headers:?}");
+        assert_eq!(ids(&a), ids(&b), "{target} {headers:?}");
+        for name in [
+            "pl",
+            "threshold",
+            "score",
+            "one",
+            "mode",
+            "done",
+            "throther",
+        ] {
+            assert_eq!(a.tx(name), b.tx(name), "tx.{name} for {target} {headers:?}");
+        }
+        assert_eq!(a.tx("done"), Some(&b"1"[..]));
+    }
+}

@@ -5,6 +5,7 @@ pub mod actions;
 pub mod chains;
 pub mod collections;
 pub mod compile;
+pub mod fold;
 pub mod memo;
 pub mod request;
 pub mod rule;
@@ -30,6 +31,8 @@ use crate::seclang::{self, LoadErrors, RuleSet};
 /// A compiled rule set, shared by every transaction.
 pub struct Waf {
     compiled: compile::Compiled,
+    /// Rules decided at load (see [`fold`]).
+    folds: fold::Folds,
     detector: Box<dyn InjectionDetector>,
     next_id: AtomicU64,
     id_seed: u64,
@@ -57,13 +60,30 @@ impl Waf {
         let mut seed = [0u8; 8];
         // A seed only makes UNIQUE_ID values differ between processes; zero is a fine fallback.
         let _ = aws_lc_rs::rand::fill(&mut seed);
-        Ok(Self {
+        let waf = Arc::new(Self {
             compiled: compile::compile(set)?,
+            folds: fold::Folds::default(),
             detector: Box::new(Libinjection),
             next_id: AtomicU64::new(0),
             id_seed: u64::from_le_bytes(seed),
             workspaces: workspace::Workspaces::default(),
-        })
+        });
+        let folds = fold::Folds::analyse(&waf);
+        let mut waf =
+            Arc::into_inner(waf).expect("the fold analysis keeps no reference to the rule set");
+        waf.folds = folds;
+        Ok(waf)
+    }
+
+    /// Drops the folded rules (see [`fold`]): every rule is evaluated in every transaction.
+    /// Slower, and the same results; the differential test runs CRS's suite both ways.
+    pub fn unfold(&mut self) {
+        self.folds = fold::Folds::default();
+    }
+
+    /// How many rules are folded.
+    pub fn folded_count(&self) -> usize {
+        self.folds.len()
     }
 
     /// The engine settings (from `SecRuleEngine` and friends).

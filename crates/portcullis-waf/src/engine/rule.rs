@@ -130,6 +130,11 @@ impl RuleBits {
         self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
+    /// Whether the two sets share a rule.
+    pub fn intersects(&self, other: &RuleBits) -> bool {
+        self.0.iter().zip(&other.0).any(|(a, b)| a & b != 0)
+    }
+
     /// Adds every rule of `other`.
     pub fn union(&mut self, other: &RuleBits) {
         if other.0.len() > self.0.len() {

@@ -24,6 +24,15 @@ enum Part {
     Tx(u32),
 }
 
+/// What a macro reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Macro {
+    /// A TX name the rule set numbered.
+    Tx(u32),
+    /// Any other variable (or TX under a name outside the numbering).
+    Var(Var),
+}
+
 impl Template {
     /// Parses `text`. A macro naming an unknown variable is an error.
     pub fn parse(text: &str) -> Result<Self, String> {
@@ -60,6 +69,23 @@ impl Template {
             if let Part::Var(Var::Tx, Some(name)) = p {
                 *p = Part::Tx(names.intern(name));
             }
+        }
+    }
+
+    /// What each of its macros reads, in order.
+    pub fn macros(&self) -> impl Iterator<Item = Macro> + '_ {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Text(_) => None,
+            Part::Var(v, _) => Some(Macro::Var(*v)),
+            Part::Tx(n) => Some(Macro::Tx(*n)),
+        })
+    }
+
+    /// The literal text before its first macro (all of it when it has none).
+    pub fn literal_prefix(&self) -> &[u8] {
+        match self.parts.first() {
+            Some(Part::Text(t)) => t,
+            _ => b"",
         }
     }
 

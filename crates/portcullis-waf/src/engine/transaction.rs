@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::actions::{Ctl, Disruptive, EngineMode, IdRange, SetOp};
 use super::collections::{Collections, Excluded, Pairs, TxBytes, ValueId};
+use super::fold::Folds;
 use super::memo::Memo;
 use super::request::{fill, RequestHead};
 use super::rule::{Rule, RuleBits};
@@ -147,6 +148,11 @@ pub struct Transaction {
     content_type: Vec<u8>,
     logged: Vec<Logged>,
     interruption: Option<Interruption>,
+    /// Whether folded rules are taken as decided (see [`super::fold`]): until the transaction
+    /// does something the analysis did not assume.
+    folding: bool,
+    /// The last phase that ran to its end, in order from phase 1 (0: none yet).
+    phases_done: u8,
     /// Working memory of the rules, kept from rule to rule and phase to phase.
     scratch: Scratch,
 }
@@ -205,6 +211,8 @@ impl Transaction {
             content_type,
             logged: Vec::new(),
             interruption: None,
+            folding: true,
+            phases_done: 0,
             scratch,
         }
     }
@@ -371,24 +379,55 @@ impl Transaction {
         }
         let waf = self.waf.clone();
         let slots = &waf.compiled.phases[usize::from(phase) - 1];
+        // The folds assume every phase before ran to its end.
+        self.folding &= self.phases_done + 1 == phase;
+        let folds = waf.folds.phase(phase);
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch
             .memo
             .reserve(self.c.ids_issued(), waf.compiled.chains.len());
         let mut i = 0;
+        let mut finished = true;
         while let Some(slot) = slots.get(i) {
+            if let Some(Some(fold)) = folds.get(i).filter(|_| self.folding) {
+                for (n, value) in &fold.writes {
+                    self.c.tx.set_at(*n, value.clone());
+                }
+                i = if fold.matched { slot.next } else { i + 1 };
+                continue;
+            }
             let rule = &waf.compiled.rules[slot.rule];
             i += 1;
             if self.removals.rule(slot.rule, rule) || !self.chain(&mut scratch, slot.rule, rule) {
                 continue;
             }
             if self.interruption.is_some() || self.mode == EngineMode::Off {
+                finished = false;
                 break;
             }
             i = slot.next;
         }
         self.scratch = scratch;
+        if finished {
+            self.phases_done = phase;
+        }
         self.interruption.as_ref()
+    }
+
+    /// Runs one rule alone on `tx` (for [`super::fold`]): whether it matched. `tx` is left
+    /// as the rule's actions left it; the transaction keeps no trace (its log, interruption,
+    /// and what a `ctl` changed are reset).
+    pub(super) fn probe(&mut self, index: usize, rule: &Rule, tx: &mut super::tx::Tx) -> bool {
+        std::mem::swap(&mut self.c.tx, tx);
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let matched = self.chain(&mut scratch, index, rule);
+        self.scratch = scratch;
+        std::mem::swap(&mut self.c.tx, tx);
+        self.logged.clear();
+        self.interruption = None;
+        self.removals = Removals::default();
+        self.mode = self.waf.settings().mode;
+        matched
     }
 
     /// Evaluates a chain; when every link matched, logs and applies the disruptive action.
@@ -463,17 +502,27 @@ impl Transaction {
     /// Applies a `ctl` action from outside the rules (the gateway's per-route exclusions:
     /// `ruleRemoveById`, `ruleRemoveTargetById`, ...), before phase 1.
     pub fn control(&mut self, ctl: &Ctl) {
+        // Removing a folded rule, or a target a folded rule reads, ends folding.
+        let folds = &self.waf.folds;
         match ctl {
             Ctl::RuleEngine(m) => self.mode = *m,
-            Ctl::RemoveById(r) => self.removals.ids.push(*r),
+            Ctl::RemoveById(r) => {
+                self.folding &= !folds.ids_unfold(*r);
+                self.removals.ids.push(*r);
+            }
             Ctl::RemoveByTag(t) => {
                 if let Some(rules) = self.waf.compiled.tagged(t) {
+                    self.folding &= !folds.rules_unfold(rules);
                     self.removals.by_tag.union(rules);
                 }
             }
-            Ctl::RemoveTargetById(r, t) => self.removals.targets_by_id.push((*r, t.clone())),
+            Ctl::RemoveTargetById(r, t) => {
+                self.folding &= !Folds::target_unfolds(t);
+                self.removals.targets_by_id.push((*r, t.clone()));
+            }
             Ctl::RemoveTargetByTag(tag, t) => {
                 if let Some(rules) = self.waf.compiled.tagged(tag) {
+                    self.folding &= !Folds::target_unfolds(t);
                     let rules = rules.clone();
                     self.removals.targets_by_tag.push((rules, t.clone()));
                 }

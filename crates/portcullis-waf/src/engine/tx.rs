@@ -111,12 +111,22 @@ impl Tx {
 
     /// The value of the name numbered `n`, set to empty first if it was unset.
     pub fn entry_at(&mut self, n: u32) -> &mut TxBytes {
+        self.slot(n).get_or_insert_with(TxBytes::new)
+    }
+
+    /// The value slot of the name numbered `n`.
+    fn slot(&mut self, n: u32) -> &mut Option<TxBytes> {
         let n = n as usize;
         if n >= self.values.len() {
             // Only a collection made for another rule set is shorter than its numbers.
             self.values.resize(n + 1, None);
         }
-        self.values[n].get_or_insert_with(TxBytes::new)
+        &mut self.values[n]
+    }
+
+    /// Sets the name numbered `n` to `value` (`None`: unsets it).
+    pub fn set_at(&mut self, n: u32, value: Option<TxBytes>) {
+        *self.slot(n) = value;
     }
 
     /// Sets `name` to `value`.
