@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::ops::Deref;
 
-use super::variables::{Key, Target, TxSlots, Var};
+use super::variables::{Key, Target, TxSlots, Var, VarSet};
 use crate::operator::byte_class::class_of;
 
 /// Name/value pairs in arrival order (argument names need not be UTF-8).
@@ -79,6 +79,8 @@ pub struct Collections {
     pub response_headers: Table,
     /// Scalars, indexed by [`ScalarVar`], with their ids.
     scalars: [Option<(ValueId, Vec<u8>)>; ScalarVar::COUNT],
+    /// The scalars that are set.
+    scalars_set: VarSet,
     /// The parsed XML body.
     pub xml: Option<XmlBody>,
     /// The TX collection (names lowercase).
@@ -170,6 +172,7 @@ impl Collections {
             *t = Table::default();
         }
         self.scalars = Default::default();
+        self.scalars_set = VarSet::default();
         self.xml = None;
         self.tx.clear();
         self.matched_var.clear();
@@ -206,6 +209,7 @@ impl Collections {
         if let Some(slot) = ScalarVar::of(var) {
             let id = ValueId(self.ids(1));
             self.scalars[usize::from(slot.0)] = Some((id, value.into()));
+            self.scalars_set = self.scalars_set.with(var);
         }
     }
 
@@ -377,6 +381,46 @@ impl Collections {
                 }
             }
         }
+    }
+
+    /// The variables that hold a value: a rule reading none of them cannot match. TX, the
+    /// matched values and `ARGS_COMBINED_SIZE` always count as holding one.
+    pub fn present(&self) -> VarSet {
+        use Var::*;
+        let mut set = [
+            Tx,
+            MatchedVar,
+            MatchedVarName,
+            MatchedVars,
+            MatchedVarsNames,
+        ]
+        .into_iter()
+        .fold(VarSet::default().with(ArgsCombinedSize), VarSet::with);
+        let tables: [(&Table, &[Var]); 8] = [
+            (&self.args_get, &[Args, ArgsGet, ArgsNames, ArgsGetNames]),
+            (&self.args_post, &[Args, ArgsPost, ArgsNames, ArgsPostNames]),
+            (
+                &self.request_headers,
+                &[RequestHeaders, RequestHeadersNames],
+            ),
+            (&self.cookies, &[RequestCookies, RequestCookiesNames]),
+            (&self.files, &[Files, FilesNames]),
+            (&self.files_sizes, &[FilesSizes]),
+            (&self.multipart_part_headers, &[MultipartPartHeaders]),
+            (
+                &self.response_headers,
+                &[ResponseHeaders, ResponseHeadersNames],
+            ),
+        ];
+        for (table, vars) in tables {
+            if !table.is_empty() {
+                set = vars.iter().fold(set, |s, v| s.with(*v));
+            }
+        }
+        if self.xml.is_some() {
+            set = set.with(Xml);
+        }
+        set.union(self.scalars_set)
     }
 
     /// The first value of `var` (with `key`), as a macro expands it.

@@ -182,6 +182,7 @@ pub fn compile(set: &RuleSet) -> Result<Compiled, LoadErrors> {
     }
     for r in &mut out.rules {
         r.select_tx(&names);
+        r.set_reads();
     }
     out.tx_names = Arc::new(names);
     for (i, r) in out.rules.iter().enumerate() {
@@ -312,6 +313,7 @@ fn rule(r: &ast::Rule, defaults: &[Defaults; 5], head: Option<&Rule>) -> Result<
         operator_name: r.operator.name.clone(),
         negated: r.operator.negated,
         min_class: 0,
+        reads: super::variables::VarSet::ALL,
         argument: expanded.then(|| Template::parse(argument)).transpose()?,
         always: false,
         capture: false,

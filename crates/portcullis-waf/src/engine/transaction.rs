@@ -11,7 +11,7 @@ use super::fold::Folds;
 use super::memo::Memo;
 use super::request::{fill, RequestHead};
 use super::rule::{Rule, RuleBits};
-use super::variables::{Target, Var};
+use super::variables::{Target, Var, VarSet};
 use super::workspace::Workspace;
 use super::Waf;
 use crate::body::{self, Processor};
@@ -153,6 +153,9 @@ pub struct Transaction {
     folding: bool,
     /// The last phase that ran to its end, in order from phase 1 (0: none yet).
     phases_done: u8,
+    /// The variables holding values (see [`Collections::present`]): a rule reading none of
+    /// them is skipped. Set when a phase starts, and when a `ctl` sets one.
+    present: VarSet,
     /// Working memory of the rules, kept from rule to rule and phase to phase.
     scratch: Scratch,
 }
@@ -213,6 +216,7 @@ impl Transaction {
             interruption: None,
             folding: true,
             phases_done: 0,
+            present: VarSet::ALL,
             scratch,
         }
     }
@@ -382,6 +386,7 @@ impl Transaction {
         // The folds assume every phase before ran to its end.
         self.folding &= self.phases_done + 1 == phase;
         let folds = waf.folds.phase(phase);
+        self.present = self.c.present();
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch
             .memo
@@ -398,7 +403,10 @@ impl Transaction {
             }
             let rule = &waf.compiled.rules[slot.rule];
             i += 1;
-            if self.removals.rule(slot.rule, rule) || !self.chain(&mut scratch, slot.rule, rule) {
+            if !rule.reads.meets(self.present)
+                || self.removals.rule(slot.rule, rule)
+                || !self.chain(&mut scratch, slot.rule, rule)
+            {
                 continue;
             }
             if self.interruption.is_some() || self.mode == EngineMode::Off {
@@ -530,6 +538,7 @@ impl Transaction {
             Ctl::BodyProcessor(p) => {
                 self.processor = Some(*p);
                 self.c.set(Var::ReqbodyProcessor, p.name());
+                self.present = self.c.present();
             }
             Ctl::ForceBodyVariable(on) => self.force_body_variable = *on,
             Ctl::BodyAccess(on) => self.body_access = *on,

@@ -80,6 +80,34 @@ variables! {
     Xml = "XML", "The XML body: `/*` (text) or `//@*` (attribute values).";
 }
 
+/// A set of variables, one bit each: which variables a rule reads, which hold values in a
+/// transaction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VarSet(u64);
+
+// One bit per variable.
+const _: () = assert!((Var::Xml as u32) < 64);
+
+impl VarSet {
+    /// Every variable.
+    pub const ALL: Self = Self(u64::MAX);
+
+    /// The set with `var` added.
+    pub fn with(self, var: Var) -> Self {
+        Self(self.0 | 1 << (var as u32))
+    }
+
+    /// The variables of both sets.
+    pub fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// Whether the two sets share a variable.
+    pub fn meets(self, other: Self) -> bool {
+        self.0 & other.0 != 0
+    }
+}
+
 /// Which members of a collection.
 #[derive(Debug, Clone)]
 pub enum Key {
