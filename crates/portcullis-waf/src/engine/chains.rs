@@ -104,12 +104,7 @@ impl Prefixes {
     /// Calls `found` with every pattern that occurs in `value`.
     fn scan(&self, value: &[u8], mut found: impl FnMut(usize)) {
         let a = &self.dfa;
-        let mut sid = self.start;
-        for (end, b) in value.iter().enumerate() {
-            sid = a.next_state(Anchored::No, sid, *b);
-            if !(a.is_special(sid) && a.is_match(sid)) {
-                continue;
-            }
+        each_match(a, self.start, value, |sid, end| {
             for m in 0..a.match_len(sid) {
                 let (len, patterns) = &self.whole[a.match_pattern(sid, m).as_usize()];
                 // The prefix ends at `end`.
@@ -120,8 +115,41 @@ impl Prefixes {
                     }
                 }
             }
+        });
+    }
+}
+
+/// Runs automaton `a` over `value` from state `start`, calling `at(state, position)` at every
+/// byte where it is in a match state.
+fn each_match<A: Automaton>(
+    a: &A,
+    start: StateID,
+    value: &[u8],
+    mut at: impl FnMut(StateID, usize),
+) {
+    let mut sid = start;
+    let mut from = 0;
+    while let Some((state, end)) = next_special(a, sid, &value[from..]) {
+        sid = state;
+        if a.is_match(sid) {
+            at(sid, from + end);
+        }
+        from += end + 1;
+    }
+}
+
+/// The state and position of the first byte of `value` that leaves `a` in a special state
+/// (a match, nearly always). Kept out of line: inside the caller the state did not stay in
+/// a register, and the loop ran at half speed.
+#[inline(never)]
+fn next_special<A: Automaton>(a: &A, mut sid: StateID, value: &[u8]) -> Option<(StateID, usize)> {
+    for (i, b) in value.iter().enumerate() {
+        sid = a.next_state(Anchored::No, sid, *b);
+        if a.is_special(sid) {
+            return Some((sid, i));
         }
     }
+    None
 }
 
 /// An ASCII case-insensitive DFA reporting every pattern that ends at each byte.
@@ -175,15 +203,11 @@ impl Filter {
 
 /// Calls `found` with every pattern of automaton `a` that occurs in `value`.
 fn scan_with(a: &impl Automaton, start: StateID, value: &[u8], mut found: impl FnMut(usize)) {
-    let mut sid = start;
-    for b in value {
-        sid = a.next_state(Anchored::No, sid, *b);
-        if a.is_special(sid) && a.is_match(sid) {
-            for i in 0..a.match_len(sid) {
-                found(a.match_pattern(sid, i).as_usize());
-            }
+    each_match(a, start, value, |sid, _| {
+        for i in 0..a.match_len(sid) {
+            found(a.match_pattern(sid, i).as_usize());
         }
-    }
+    });
 }
 
 impl Chain {
@@ -329,34 +353,23 @@ impl Builder {
 mod tests {
     use super::*;
 
-    /// xorshift64: reproducible inputs without a dependency.
-    struct Rng(u64);
-
-    impl Rng {
-        fn below(&mut self, n: usize) -> usize {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            (self.0 % n as u64) as usize
-        }
-
-        fn text(&mut self, len: usize) -> Vec<u8> {
-            const ALPHABET: &[u8] = b"abcAB-";
-            (0..len)
-                .map(|_| ALPHABET[self.below(ALPHABET.len())])
-                .collect()
-        }
+    /// A random text of `len` bytes over a small alphabet, so that patterns occur often.
+    fn text(next: &mut impl FnMut() -> u64, len: usize) -> Vec<u8> {
+        const ALPHABET: &[u8] = b"abcAB-";
+        (0..len)
+            .map(|_| ALPHABET[next() as usize % ALPHABET.len()])
+            .collect()
     }
 
     #[test]
     fn prefix_scanner_finds_what_a_naive_search_finds() {
         // Past the DFA limit, so the filter checks prefixes, then whole patterns: shorter,
         // as long as and longer than a prefix, in any case, overlapping, cut off at the end.
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut next = crate::xorshift(0x9e37_79b9_7f4a_7c15);
         let words: Vec<Vec<u8>> = (0..900)
             .map(|_| {
-                let len = 1 + rng.below(12);
-                rng.text(len)
+                let len = 1 + next() as usize % 12;
+                text(&mut next, len)
             })
             .collect();
         let patterns = words
@@ -368,8 +381,8 @@ mod tests {
         assert!(matches!(filter.scanner, Scanner::Prefixes(_)));
         let word_count = words.len().div_ceil(64);
         for _ in 0..400 {
-            let len = rng.below(80);
-            let value = rng.text(len);
+            let len = next() as usize % 80;
+            let value = text(&mut next, len);
             let mut bits = vec![0u64; word_count];
             filter.scan(&value, &mut bits);
             let lower = value.to_ascii_lowercase();
