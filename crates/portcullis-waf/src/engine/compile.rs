@@ -11,7 +11,7 @@ use super::rule::{Rule, RuleBits};
 use super::settings::Settings;
 use super::template::Template;
 use super::tx::TxNames;
-use super::variables::{Target, VarSet};
+use super::variables::Target;
 use crate::operator::Operator;
 use crate::seclang::ast::{self, Action, Directive, RuleRef};
 use crate::seclang::{LoadError, LoadErrors, RuleSet};
@@ -32,9 +32,6 @@ pub struct Slot {
     /// Where evaluation continues when the rule matched: the next slot, or the slot after
     /// its `skipAfter` marker (the phase's length when the marker does not follow).
     pub next: usize,
-    /// The variables the rule reads ([`Rule::reads`]): kept here, beside the phase's other
-    /// slots, so that skipping a rule whose variables are empty does not load the rule.
-    pub reads: VarSet,
 }
 
 /// Compiled rules, in phase order.
@@ -175,6 +172,9 @@ pub fn compile(set: &RuleSet) -> Result<Compiled, LoadErrors> {
     if !errors.is_empty() {
         return Err(LoadErrors(errors));
     }
+    for (phase, list) in out.phases.iter_mut().zip(steps) {
+        *phase = slots(&out.rules, &list, &removed);
+    }
     out.chains = Chains::build(&mut out.rules, true);
     let mut names = TxNames::default();
     for r in &mut out.rules {
@@ -182,10 +182,7 @@ pub fn compile(set: &RuleSet) -> Result<Compiled, LoadErrors> {
     }
     for r in &mut out.rules {
         r.select_tx(&names);
-    }
-    // Once targets are final (a slot holds the variables its rule reads).
-    for (phase, list) in out.phases.iter_mut().zip(steps) {
-        *phase = slots(&out.rules, &list, &removed);
+        r.set_reads();
     }
     out.tx_names = Arc::new(names);
     for (i, r) in out.rules.iter().enumerate() {
@@ -208,7 +205,6 @@ fn slots(rules: &[Rule], steps: &[Step], removed: &[bool]) -> Vec<Slot> {
             Step::Rule(i) if !removed[*i] => out.push(Slot {
                 rule: *i,
                 next: out.len() + 1,
-                reads: rules[*i].reads(),
             }),
             Step::Rule(_) => {}
             Step::Marker(name) => markers.push((name, out.len())),
@@ -317,6 +313,7 @@ fn rule(r: &ast::Rule, defaults: &[Defaults; 5], head: Option<&Rule>) -> Result<
         operator_name: r.operator.name.clone(),
         negated: r.operator.negated,
         min_class: 0,
+        reads: super::variables::VarSet::ALL,
         argument: expanded.then(|| Template::parse(argument)).transpose()?,
         always: false,
         capture: false,

@@ -47,6 +47,10 @@ pub struct Rule {
     pub argument: Option<Template>,
     /// `SecAction`: matches once, without targets.
     pub always: bool,
+    /// The variables its targets read values from ([`VarSet::ALL`] when it can match with
+    /// none: `SecAction`, a count); set when the rule set is compiled. A transaction in which
+    /// none of them holds a value skips the rule.
+    pub reads: VarSet,
     /// `capture`.
     pub capture: bool,
     /// `setvar` actions.
@@ -99,16 +103,15 @@ impl Rule {
         }
     }
 
-    /// The variables its targets read values from ([`VarSet::ALL`] when it can match with
-    /// none: `SecAction`, a count). A transaction in which none of them holds a value skips
-    /// the rule.
-    pub fn reads(&self) -> VarSet {
-        if self.always || self.targets.iter().any(|t| t.count) {
-            return VarSet::ALL;
-        }
-        self.targets
-            .iter()
-            .fold(VarSet::default(), |set, t| set.with(t.var))
+    /// Sets [`Self::reads`] from its targets (once they are final).
+    pub fn set_reads(&mut self) {
+        self.reads = if self.always || self.targets.iter().any(|t| t.count) {
+            VarSet::ALL
+        } else {
+            self.targets
+                .iter()
+                .fold(VarSet::default(), |set, t| set.with(t.var))
+        };
     }
 
     /// Lists, for its TX targets that select by pattern, the numbered names they select (once

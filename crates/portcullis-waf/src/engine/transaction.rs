@@ -401,12 +401,12 @@ impl Transaction {
                 i = if fold.matched { slot.next } else { i + 1 };
                 continue;
             }
-            i += 1;
-            if !slot.reads.meets(self.present) {
-                continue;
-            }
             let rule = &waf.compiled.rules[slot.rule];
-            if self.removals.rule(slot.rule, rule) || !self.chain(&mut scratch, slot.rule, rule) {
+            i += 1;
+            if !rule.reads.meets(self.present)
+                || self.removals.rule(slot.rule, rule)
+                || !self.chain(&mut scratch, slot.rule, rule)
+            {
                 continue;
             }
             if self.interruption.is_some() || self.mode == EngineMode::Off {
