@@ -336,11 +336,16 @@ where
     }
 }
 
-/// A TCP port with nothing listening (bound then released).
+/// A TCP port with nothing listening (bound, never listening, for the whole test process).
 pub async fn dead_port() -> SocketAddr {
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let a = l.local_addr().unwrap();
-    drop(l);
+    // Bound but never listening: connections are refused, and the port stays taken for the
+    // whole test process (a port merely released could be given to another test's server,
+    // which then answered in place of the dead target).
+    static HELD: std::sync::Mutex<Vec<tokio::net::TcpSocket>> = std::sync::Mutex::new(Vec::new());
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let a = socket.local_addr().unwrap();
+    HELD.lock().unwrap().push(socket);
     a
 }
 
