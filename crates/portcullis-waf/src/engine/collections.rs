@@ -8,6 +8,10 @@ use std::ops::Deref;
 use super::variables::{Key, Target, TxSlots, Var, VarSet};
 use crate::operator::byte_class::class_of;
 
+/// The largest scalar buffer [`Collections::clear`] keeps for the next transaction (a larger
+/// response body's is freed).
+const KEPT_SCALAR_BYTES: usize = 64 * 1024;
+
 /// Name/value pairs in arrival order (argument names need not be UTF-8).
 pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
 
@@ -78,7 +82,9 @@ pub struct Collections {
     /// Response headers.
     pub response_headers: Table,
     /// Scalars, indexed by [`ScalarVar`], with their ids.
-    scalars: [Option<(ValueId, Vec<u8>)>; ScalarVar::COUNT],
+    /// The buffers are kept from one transaction to the next (a value is set when it has an
+    /// id): URIs, request lines and response bodies are copied in, not allocated, each time.
+    scalars: [(Option<ValueId>, Vec<u8>); ScalarVar::COUNT],
     /// The scalars that are set.
     scalars_set: VarSet,
     /// The parsed XML body.
@@ -171,7 +177,14 @@ impl Collections {
         ] {
             *t = Table::default();
         }
-        self.scalars = Default::default();
+        for (id, value) in &mut self.scalars {
+            *id = None;
+            if value.capacity() > KEPT_SCALAR_BYTES {
+                *value = Vec::new();
+            } else {
+                value.clear();
+            }
+        }
         self.scalars_set = VarSet::default();
         self.xml = None;
         self.tx.clear();
@@ -205,10 +218,13 @@ impl Collections {
     }
 
     /// Sets a single-valued variable.
-    pub fn set(&mut self, var: Var, value: impl Into<Vec<u8>>) {
+    pub fn set(&mut self, var: Var, value: impl AsRef<[u8]>) {
         if let Some(slot) = ScalarVar::of(var) {
             let id = ValueId(self.ids(1));
-            self.scalars[usize::from(slot.0)] = Some((id, value.into()));
+            let (at, buffer) = &mut self.scalars[usize::from(slot.0)];
+            *at = Some(id);
+            buffer.clear();
+            buffer.extend_from_slice(value.as_ref());
             self.scalars_set = self.scalars_set.with(var);
         }
     }
@@ -220,8 +236,8 @@ impl Collections {
 
     fn scalar(&self, var: Var) -> Option<(ValueId, &[u8])> {
         let slot = ScalarVar::of(var)?;
-        let (id, v) = self.scalars[usize::from(slot.0)].as_ref()?;
-        Some((*id, v))
+        let (id, v) = &self.scalars[usize::from(slot.0)];
+        Some(((*id)?, v))
     }
 
     /// Calls `f(key, value)` for every value of `target` of byte class `min_class` or above

@@ -70,7 +70,7 @@ pub fn fill(c: &mut Collections, head: RequestHead, separator: u8) {
         .collect();
     c.cookies = c.table(jar);
     c.set(Var::RemoteAddr, head.remote_addr.as_bytes());
-    c.set(Var::ReqbodyError, b"0".to_vec());
+    c.set(Var::ReqbodyError, b"0");
     let processor = head
         .header("content-type")
         .and_then(Processor::for_content_type);

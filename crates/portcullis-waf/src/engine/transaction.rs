@@ -285,7 +285,7 @@ impl Transaction {
                 .set(Var::MultipartStrictError, if strict { "1" } else { "0" });
         }
         if let Some(e) = parsed.error {
-            self.c.set(Var::ReqbodyError, b"1".to_vec());
+            self.c.set(Var::ReqbodyError, b"1");
             self.c.set(Var::ReqbodyErrorMsg, e.into_bytes());
         }
     }
