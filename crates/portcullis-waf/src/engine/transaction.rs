@@ -510,7 +510,7 @@ impl Transaction {
     /// Applies a `ctl` action from outside the rules (the gateway's per-route exclusions:
     /// `ruleRemoveById`, `ruleRemoveTargetById`, ...), before phase 1.
     pub fn control(&mut self, ctl: &Ctl) {
-        // Removing a folded rule, or a target a folded rule reads, ends folding.
+        // Removing a rule the fold analysis decided, or a TX target, ends folding.
         let folds = &self.waf.folds;
         match ctl {
             Ctl::RuleEngine(m) => self.mode = *m,

@@ -1,5 +1,6 @@
 //! Working memory handed from one finished transaction to the next: the collections (TX keeps
-//! its vector and map), the memo's tables and the hit slots. CRS fills the same ~100 TX
+//! its vector and map, single-valued variables their buffers), the memo's tables and the hit
+//! slots. CRS fills the same ~100 TX
 //! variables and the same memo rows on every request; without reuse each transaction grew
 //! those tables from nothing (a TX map of that size alone cost ~17,000 instructions to
 //! allocate and rehash, and its large allocation made glibc consolidate its free lists).
