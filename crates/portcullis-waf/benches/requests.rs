@@ -77,6 +77,7 @@ pub fn json_body() -> Vec<u8> {
 }
 
 /// One transaction, every phase; the number of rules that logged a match.
+#[inline(never)]
 pub fn transaction(waf: &Arc<Waf>, head: &RequestHead, body: &[u8]) -> usize {
     let mut tx = waf.transaction(head.clone());
     tx.request_headers();
@@ -87,6 +88,55 @@ pub fn transaction(waf: &Arc<Waf>, head: &RequestHead, body: &[u8]) -> usize {
     );
     tx.logging();
     tx.logged().len()
+}
+
+/// CRS at PL1 as the gateway loads it for an API (`portcullis_waf::ruleset`'s prelude: blocking,
+/// request and response bodies inspected), the rule set of `bench/run.sh waf`'s gateway run.
+pub fn gateway_waf() -> Arc<Waf> {
+    let source = portcullis_waf::ruleset::Source::Crs {
+        dir: crs_dir(),
+        setup: None,
+    };
+    portcullis_waf::ruleset::load(&source, &portcullis_waf::ruleset::Profile::default())
+        .unwrap_or_else(|e| panic!("CRS does not load (set PORTCULLIS_CRS): {e}"))
+}
+
+/// The gateway benchmark's exchange as its WAF stage sees it: wrk's bare GET (only a numeric
+/// `Host`), then the origin's (nginx's) response headers and 1 KB JSON body, every phase.
+#[inline(never)]
+pub fn proxied_exchange(waf: &Arc<Waf>, response_body: &[u8]) -> usize {
+    let head = RequestHead {
+        method: "GET".into(),
+        target: b"/data.json".to_vec(),
+        protocol: "HTTP/1.1".into(),
+        headers: vec![(b"host".to_vec(), b"127.0.0.1:18083".to_vec())],
+        remote_addr: "127.0.0.1".into(),
+    };
+    let mut tx = waf.transaction(head);
+    tx.request_headers();
+    tx.request_body(b"");
+    let length = response_body.len().to_string();
+    let headers: Vec<(Vec<u8>, Vec<u8>)> = [
+        ("server", "nginx/1.22.1"),
+        ("date", "Tue, 24 Nov 2026 22:00:00 GMT"),
+        ("content-type", "application/json"),
+        ("content-length", length.as_str()),
+        ("last-modified", "Tue, 24 Nov 2026 21:59:00 GMT"),
+        ("etag", "\"6743a1b4-400\""),
+        ("accept-ranges", "bytes"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
+    .collect();
+    tx.response_headers(200, &headers);
+    tx.response_body(response_body);
+    tx.logging();
+    tx.logged().len()
+}
+
+/// The gateway benchmark's 1 KB response body.
+pub fn proxied_response() -> Vec<u8> {
+    format!(r#"{{"data":"{}"}}"#, "a".repeat(1013)).into_bytes()
 }
 
 /// The GET with a query string.

@@ -296,6 +296,8 @@ fn rules_decided_at_load_behave_as_evaluated() {
     // (folded); every request must see what evaluating them gives: the same rules logged, the
     // same TX. Each way request data can reach a TX name is tried: a value (4), a name built
     // by a macro (6), a skip around a write (8), and a `ctl` removing a decided rule (20).
+    // A chain is decided by its first link when that does not match (14), and not when it
+    // does (15: the rest reads the request).
     let rules = r#"
 SecRule ARGS:remove "@eq 1" "id:20,phase:1,nolog,pass,ctl:ruleRemoveById=2"
 SecAction "id:1,phase:1,nolog,pass,setvar:tx.pl=1,setvar:tx.threshold=5,setvar:tx.score=0,setvar:tx.mode=on"
@@ -313,20 +315,25 @@ SecRule TX:score "@eq 1" "id:10,phase:2,nolog,pass,setvar:tx.one=1"
 SecRule TX:one "@eq 1" "id:13,phase:2,log,pass"
 SecRule TX:mode "@streq on" "id:12,phase:2,log,pass"
 SecRule TX:mode "@streq on" "id:11,phase:5,nolog,pass,setvar:tx.done=1"
+SecRule TX:mode "@streq off" "id:14,phase:2,log,pass,chain"
+    SecRule ARGS "@rx ." "setvar:tx.chained=1"
+SecRule TX:mode "@streq on" "id:15,phase:2,log,pass,chain"
+    SecRule ARGS:b "@rx ." "setvar:tx.chained=2"
 "#;
     let folded = waf(rules);
     let mut plain =
         Waf::compile(&seclang::parse_str(rules, Path::new("test.conf")).unwrap()).unwrap();
     plain.unfold();
     let plain = Arc::new(plain);
-    // 1, 2, 9 and 11 are decided and skipped; 3 is then never reached; 12 is decided but
+    // 1, 2, 9, 11 and 14 are decided and skipped; 3 is then never reached; 12 is decided but
     // logs, so it still runs.
-    assert_eq!(folded.folded_count(), 4);
+    assert_eq!(folded.folded_count(), 5);
     assert_eq!(plain.folded_count(), 0);
     // Request target, headers, the rules that log.
     type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [u64]);
-    let cases: [Case; 6] = [
+    let cases: [Case; 7] = [
         ("/?a=1", &[], &[13, 12]),
+        ("/?b=1", &[], &[13, 12, 15]),
         ("/?a=1&remove=1", &[], &[3, 12]),
         ("/?skip=1", &[], &[12]),
         ("/", &[("x-pl", "4")], &[5, 13, 12]),
@@ -346,6 +353,7 @@ SecRule TX:mode "@streq on" "id:11,phase:5,nolog,pass,setvar:tx.done=1"
             "mode",
             "done",
             "throther",
+            "chained",
         ] {
             assert_eq!(a.tx(name), b.tx(name), "tx.{name} for {target} {headers:?}");
         }

@@ -13,9 +13,11 @@
 //! each rule: every name starts known (unset); a rule it cannot decide makes the names it may
 //! write unknown (its `setvar`s, `capture`'s `TX:0`-`TX:9`, and for a name built by a macro
 //! every numbered name with the same literal prefix); where a `skipAfter` joins the flow, a name
-//! is known only if both ways agree. A rule is decided when it has no chained link, exclusion or
-//! `multiMatch` and reads only known TX names; it is then run once, by the engine itself (so its
-//! result is the engine's), on the known values. A decided rule is folded when it does not
+//! is known only if both ways agree. A rule is decided when it has no exclusion or `multiMatch` and
+//! reads only known TX names; it is then run once, by the engine itself (so its result is the
+//! engine's), on the known values. For a chain, only its first link is read: the chain is
+//! decided when that link does not match (the usual guard `TX:crs_validate_utf8_encoding "@eq
+//! 1"`, say). A decided rule is folded when it does not
 //! match, or matches and only sets TX from known values (no log, disruption, `ctl` or
 //! `capture`). One that matches and does more still runs, but the analysis knows it matches and
 //! what it writes.
@@ -215,8 +217,7 @@ impl Known {
                 && matches!(t.tx, Some(TxSlots::One(n)) if self.known(n))
         };
         let macros_known = |m: Macro| matches!(m, Macro::Tx(n) if self.known(n));
-        rule.chained.is_none()
-            && rule.exclusions.is_empty()
+        rule.exclusions.is_empty()
             && !rule.multi_match
             && rule.targets.iter().all(target_known)
             && rule
@@ -240,11 +241,17 @@ impl Known {
         }
         let mut tx = self.tx.clone();
         if !probe.probe(index, rule, &mut tx) {
-            // No action runs: whatever the rule would do on a match does not matter.
+            // No action runs: whatever the rule would do on a match does not matter. A chain
+            // whose first link does not match goes no further.
             return Decision::Fold(Fold {
                 matched: false,
                 writes: Vec::new(),
             });
+        }
+        if rule.chained.is_some() {
+            // The rest of the chain reads the request.
+            self.forget_writes(rule, names);
+            return Decision::Unknown;
         }
         let value_known = |m: Macro| match m {
             Macro::Tx(n) => self.known(n),

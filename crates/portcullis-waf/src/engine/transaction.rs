@@ -422,13 +422,15 @@ impl Transaction {
         self.interruption.as_ref()
     }
 
-    /// Runs one rule alone on `tx` (for [`super::fold`]): whether it matched. `tx` is left
-    /// as the rule's actions left it; the transaction keeps no trace (its log, interruption,
-    /// and what a `ctl` changed are reset).
+    /// Runs one rule's first link alone on `tx` (for [`super::fold`]): whether it matched (for
+    /// a rule without a chain, whether the rule matched). `tx` is left as the link's actions
+    /// left it; the transaction keeps no trace (its log, interruption, and what a `ctl`
+    /// changed are reset).
     pub(super) fn probe(&mut self, index: usize, rule: &Rule, tx: &mut super::tx::Tx) -> bool {
         std::mem::swap(&mut self.c.tx, tx);
         let mut scratch = std::mem::take(&mut self.scratch);
-        let matched = self.chain(&mut scratch, index, rule);
+        self.c.matched_vars.clear();
+        let matched = self.link(&mut scratch, index, rule, rule);
         self.scratch = scratch;
         std::mem::swap(&mut self.c.tx, tx);
         self.logged.clear();
