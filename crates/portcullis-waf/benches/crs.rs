@@ -1,5 +1,6 @@
 //! CPU time per transaction through OWASP CRS 4 at paranoia levels 1 and 4: a GET with a query
-//! string and a 1 KB JSON POST, both clean (the common case: every rule runs, none stops it).
+//! string and a 1 KB JSON POST, both clean (the common case: every rule runs, none stops it);
+//! and the gateway benchmark's exchange, response included.
 //!
 //! CRS is not in the repository: set `PORTCULLIS_CRS` to a CRS 4 directory (with `rules/` and
 //! `crs-setup.conf.example`), or place it in `../shared/crs`.
@@ -36,5 +37,15 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// The gateway benchmark's exchange (wrk's bare GET, a 1 KB JSON response) through CRS PL1 as
+/// the gateway loads it.
+fn proxied(c: &mut Criterion) {
+    let waf = requests::gateway_waf();
+    let response = requests::proxied_response();
+    c.bench_function("CRS PL1 proxied GET and 1KB JSON response", |b| {
+        b.iter(|| requests::proxied_exchange(&waf, &response))
+    });
+}
+
+criterion_group!(benches, bench, proxied);
 criterion_main!(benches);

@@ -84,7 +84,7 @@ pub fn transaction(waf: &Arc<Waf>, head: &RequestHead, body: &[u8]) -> usize {
     tx.request_body(body);
     tx.response_headers(
         200,
-        &[(b"Content-Type".to_vec(), b"application/json".to_vec())],
+        vec![(b"Content-Type".to_vec(), b"application/json".to_vec())],
     );
     tx.logging();
     tx.logged().len()
@@ -128,7 +128,7 @@ pub fn proxied_exchange(waf: &Arc<Waf>, response_body: &[u8]) -> usize {
     .iter()
     .map(|(k, v)| (k.as_bytes().to_vec(), v.as_bytes().to_vec()))
     .collect();
-    tx.response_headers(200, &headers);
+    tx.response_headers(200, headers);
     tx.response_body(response_body);
     tx.logging();
     tx.logged().len()

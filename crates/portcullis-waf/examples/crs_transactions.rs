@@ -10,12 +10,15 @@
 #[path = "../benches/requests.rs"]
 mod requests;
 
+/// One exchange through the rule set; the number of rules that logged.
+type Run = dyn Fn(&std::sync::Arc<portcullis_waf::engine::Waf>) -> usize;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let level: u8 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1);
     let kind = args.get(2).map_or("get", String::as_str);
     let n: usize = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(100);
-    let (waf, run): (_, Box<dyn Fn(&_) -> usize>) = match kind {
+    let (waf, run): (_, Box<Run>) = match kind {
         "proxied" => {
             let response = requests::proxied_response();
             (

@@ -26,7 +26,7 @@ fn run(waf: &Arc<Waf>, target: &str, headers: &[(&str, &str)], body: &str) -> Tr
     };
     let mut tx = waf.transaction(head);
     if tx.request_headers().is_none() && tx.request_body(body.as_bytes()).is_none() {
-        tx.response_headers(200, &[]);
+        tx.response_headers(200, Vec::new());
         tx.response_body(b"");
     }
     tx.logging();
@@ -279,7 +279,10 @@ SecRule RESPONSE_BODY "@rx delta+" "id:22,phase:4,pass,log"
         });
         tx.request_headers();
         tx.request_body(b"");
-        tx.response_headers(200, &[(b"Content-Type".to_vec(), b"text/plain".to_vec())]);
+        tx.response_headers(
+            200,
+            vec![(b"Content-Type".to_vec(), b"text/plain".to_vec())],
+        );
         tx.response_body(body.as_bytes());
         tx.logging();
         ids(&tx)

@@ -167,7 +167,7 @@ fn random_requests_never_panic_the_engine() {
         let mut tx = waf.transaction(head);
         tx.request_headers();
         tx.request_body(&body);
-        tx.response_headers(200, &[(b"Content-Type".to_vec(), b"text/html".to_vec())]);
+        tx.response_headers(200, vec![(b"Content-Type".to_vec(), b"text/html".to_vec())]);
         tx.response_body(&body);
         tx.logging();
     }

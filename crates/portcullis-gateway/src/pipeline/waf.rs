@@ -71,7 +71,7 @@ impl WafStage {
                 serde_json::json!({
                     "ruleId": l.id,
                     "msg": l.msg,
-                    "severity": l.severity,
+                    "severity": &*l.severity,
                     "matched": l.matched,
                 })
             })
@@ -179,7 +179,7 @@ impl Stage for WafStage {
         let mut state = state.0.lock().unwrap_or_else(|p| p.into_inner());
         let stop = state
             .0
-            .response_headers(response.status().as_u16(), &pairs(response.headers()))
+            .response_headers(response.status().as_u16(), pairs(response.headers()))
             .cloned();
         if let Flow::Respond(answer) = self.verdict(ex, &mut state, stop) {
             self.finish(ex, &mut state);

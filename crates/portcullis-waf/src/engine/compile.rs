@@ -186,7 +186,7 @@ pub fn compile(set: &RuleSet) -> Result<Compiled, LoadErrors> {
     }
     out.tx_names = Arc::new(names);
     for (i, r) in out.rules.iter().enumerate() {
-        for t in &r.tags {
+        for t in r.tags.iter() {
             out.tagged
                 .entry(t.to_ascii_lowercase())
                 .or_default()
@@ -326,9 +326,10 @@ fn rule(r: &ast::Rule, defaults: &[Defaults; 5], head: Option<&Rule>) -> Result<
         msg: None,
         logdata: None,
         severity: None,
-        tags: Vec::new(),
+        tags: Arc::from([]),
         chained: None,
     };
+    let mut tags = Vec::new();
     for v in &r.variables {
         let t = Target::compile(v)?;
         if v.exclude {
@@ -356,14 +357,15 @@ fn rule(r: &ast::Rule, defaults: &[Defaults; 5], head: Option<&Rule>) -> Result<
             "nolog" => compiled.log = false,
             "msg" => compiled.msg = Some(Template::parse(v)?),
             "logdata" => compiled.logdata = Some(Template::parse(v)?),
-            "severity" => compiled.severity = Some(v.to_owned()),
-            "tag" => compiled.tags.push(v.to_owned()),
+            "severity" => compiled.severity = Some(Arc::from(v)),
+            "tag" => tags.push(v.to_owned()),
             // Metadata and flow handled elsewhere, or without effect here (no audit log, no
             // persistent collections).
             "id" | "phase" | "chain" | "ver" | "auditlog" | "noauditlog" | "initcol" => {}
             other => return Err(format!("unsupported action {other}")),
         }
     }
+    compiled.tags = tags.into();
     let class_changing = compiled
         .transformations
         .iter()

@@ -1,6 +1,7 @@
 //! A compiled rule: targets, transformations, operator and actions, ready to run.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::actions::{Ctl, Disruptive, SetVar};
 use super::chains::ChainId;
@@ -70,9 +71,9 @@ pub struct Rule {
     /// `logdata:`.
     pub logdata: Option<Template>,
     /// `severity:`.
-    pub severity: Option<String>,
+    pub severity: Option<Arc<str>>,
     /// `tag:`s.
-    pub tags: Vec<String>,
+    pub tags: Arc<[String]>,
     /// The next link of the chain.
     pub chained: Option<Box<Rule>>,
 }

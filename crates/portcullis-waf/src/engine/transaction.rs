@@ -40,10 +40,10 @@ pub struct Logged {
     pub msg: String,
     /// `logdata`, expanded (may quote request data).
     pub data: String,
-    /// `severity`.
-    pub severity: String,
-    /// `tag`s.
-    pub tags: Vec<String>,
+    /// `severity` (empty when the rule has none).
+    pub severity: Arc<str>,
+    /// `tag`s (shared with the rule).
+    pub tags: Arc<[String]>,
     /// The last matched variable's name (`ARGS:q`).
     pub matched: String,
 }
@@ -56,7 +56,7 @@ impl Logged {
             "Warning. Matched at {}. [id \"{}\"] [msg \"{}\"] [data \"{}\"] [severity \"{}\"]",
             self.matched, self.id, self.msg, self.data, self.severity
         );
-        for t in &self.tags {
+        for t in self.tags.iter() {
             s.push_str(&format!(" [tag \"{t}\"]"));
         }
         s
@@ -290,15 +290,16 @@ impl Transaction {
         }
     }
 
-    /// Phase 3: response status and headers.
-    pub fn response_headers(
-        &mut self,
-        status: u16,
-        headers: &[(Vec<u8>, Vec<u8>)],
-    ) -> Option<&Interruption> {
-        self.c
-            .set(Var::ResponseStatus, status.to_string().into_bytes());
-        self.c.response_headers = self.c.table(headers.to_vec());
+    /// Phase 3: response status and headers (they move into the transaction).
+    pub fn response_headers(&mut self, status: u16, headers: Pairs) -> Option<&Interruption> {
+        use std::io::Write as _;
+        let mut digits = [0u8; 5];
+        let mut cursor = &mut digits[..];
+        // A u16 has at most five digits.
+        let _ = write!(cursor, "{status}");
+        let len = 5 - cursor.len();
+        self.c.set(Var::ResponseStatus, &digits[..len]);
+        self.c.response_headers = self.c.table(headers);
         self.phase(3)
     }
 

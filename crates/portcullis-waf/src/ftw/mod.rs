@@ -163,7 +163,7 @@ fn exchange(waf: &Arc<Waf>, stage: &Stage) -> Result<Exchange, String> {
     }
     if status.is_none() {
         let response = backend::respond(&received);
-        if let Some(i) = tx.response_headers(response.status, &response.headers) {
+        if let Some(i) = tx.response_headers(response.status, response.headers.clone()) {
             status = Some(i.status);
         } else if let Some(i) = tx.response_body(&response.body) {
             status = Some(i.status);
