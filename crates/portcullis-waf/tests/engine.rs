@@ -235,8 +235,9 @@ SecAction "id:2,phase:1,nolog,pass,setvar:tx.%{tx.kind}=7"
 
 #[test]
 fn a_transaction_inherits_nothing_from_the_ones_before() {
-    // Finished transactions hand their memory (TX map, memo of transformed values, hit slots,
-    // buffers of single values) to the next ones: none of their content may show through.
+    // Finished transactions hand their memory (TX map, memo of transformed values, hit and
+    // MATCHED_VARS slots, buffers of single values) to the next ones: none of their content
+    // may show through.
     let w = waf(r#"
 SecRule ARGS:a "@rx x" "id:1,phase:1,pass,nolog,setvar:tx.seen=1"
 SecRule TX:seen "@eq 1" "id:2,phase:1,log,pass"
@@ -244,6 +245,8 @@ SecRule ARGS "@rx ^zzzz$" "id:3,phase:1,log,pass,t:lowercase"
 SecRule ARGS "@rx ^yyyy$" "id:4,phase:1,log,pass,t:lowercase"
 SecRule ARGS "@rx ^xxxx$" "id:5,phase:1,log,pass,t:lowercase"
 SecRule REQUEST_BODY|REQUEST_URI "@rx secret" "id:6,phase:2,log,pass"
+SecRule ARGS "@rx ^m" "id:7,phase:2,log,pass,chain"
+    SecRule MATCHED_VARS "@streq m3"
 "#);
     assert_eq!(ids(&run(&w, "/?a=x&b=ZZZZ", &[], "")), [2, 3]);
     // The same value ids now name other values.
@@ -257,6 +260,9 @@ SecRule REQUEST_BODY|REQUEST_URI "@rx secret" "id:6,phase:2,log,pass"
     let form = [("Content-Type", "application/x-www-form-urlencoded")];
     assert_eq!(ids(&run(&w, "/", &form, "b=secret")), [6]);
     assert_eq!(ids(&run(&w, "/", &[], "")), Vec::<u64>::new());
+    // MATCHED_VARS keeps its slots, never the matches in them.
+    assert_eq!(ids(&run(&w, "/?p=m1&q=m2&r=m3", &[], "")), [7]);
+    assert_eq!(ids(&run(&w, "/?p=m1", &[], "")), Vec::<u64>::new());
 }
 
 #[test]

@@ -12,8 +12,61 @@ use crate::operator::byte_class::class_of;
 /// response body's is freed).
 const KEPT_SCALAR_BYTES: usize = 64 * 1024;
 
+/// The MATCHED_VARS slots [`Collections::clear`] keeps for the next transaction.
+const KEPT_MATCHED_VARS: usize = 64;
+
 /// Name/value pairs in arrival order (argument names need not be UTF-8).
 pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Name/value pairs whose buffers outlive their contents: emptied, they keep their slots and
+/// memory for the next values (a rule's matches, copied on every matching link).
+#[derive(Debug, Clone, Default)]
+pub struct Slots {
+    pairs: Pairs,
+    len: usize,
+}
+
+impl Slots {
+    /// The pairs held.
+    pub fn as_slice(&self) -> &[(Vec<u8>, Vec<u8>)] {
+        &self.pairs[..self.len]
+    }
+
+    /// How many pairs are held.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Empties the slots, keeping their memory.
+    pub fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    /// Empties the slots and frees those past the first `kept` (a rule that matched
+    /// thousands of arguments does not pin that memory).
+    pub fn clear_keeping(&mut self, kept: usize) {
+        self.len = 0;
+        self.pairs.truncate(kept);
+    }
+
+    /// Adds a pair: `name` writes the name into its buffer, then `value` is copied.
+    pub fn push(&mut self, name: impl FnOnce(&mut Vec<u8>), value: &[u8]) {
+        if self.len == self.pairs.len() {
+            self.pairs.push(Default::default());
+        }
+        let (n, v) = &mut self.pairs[self.len];
+        n.clear();
+        name(n);
+        v.clear();
+        v.extend_from_slice(value);
+        self.len += 1;
+    }
+}
 
 pub use super::tx::{Tx, TxBytes};
 
@@ -96,7 +149,7 @@ pub struct Collections {
     /// The last match's name.
     pub matched_var_name: Vec<u8>,
     /// The previous chain link's matches (name, value).
-    pub matched_vars: Pairs,
+    pub matched_vars: Slots,
     /// The next [`ValueId`] to hand out.
     next_id: u64,
 }
@@ -190,7 +243,7 @@ impl Collections {
         self.tx.clear();
         self.matched_var.clear();
         self.matched_var_name.clear();
-        self.matched_vars.clear();
+        self.matched_vars.clear_keeping(KEPT_MATCHED_VARS);
         self.next_id = 0;
     }
 
@@ -267,7 +320,7 @@ impl Collections {
                 }
             }
         };
-        let pairs = |list: &Pairs, names: bool, f: &mut Visit<'_>| {
+        let pairs = |list: &[(Vec<u8>, Vec<u8>)], names: bool, f: &mut Visit<'_>| {
             for (k, v) in list {
                 let value = if names { k } else { v };
                 if (min_class == 0 || class_of(value) >= min_class)
@@ -301,8 +354,8 @@ impl Collections {
             Var::MultipartPartHeaders => table(&self.multipart_part_headers, false, f),
             Var::ResponseHeaders => table(&self.response_headers, false, f),
             Var::ResponseHeadersNames => table(&self.response_headers, true, f),
-            Var::MatchedVars => pairs(&self.matched_vars, false, f),
-            Var::MatchedVarsNames => pairs(&self.matched_vars, true, f),
+            Var::MatchedVars => pairs(self.matched_vars.as_slice(), false, f),
+            Var::MatchedVarsNames => pairs(self.matched_vars.as_slice(), true, f),
             Var::Tx => {
                 if let Key::Name(name) = key {
                     // Names are stored lowercase, like TX keys: one lookup, not a scan (an

@@ -114,8 +114,11 @@ impl Waf {
 
     /// Starts a transaction for a request head (its headers move into the transaction).
     pub fn transaction(self: &Arc<Self>, head: RequestHead) -> Transaction {
+        use std::io::Write as _;
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let id = format!("{:016x}{:08}", self.id_seed, n % 100_000_000);
-        Transaction::new(self.clone(), head, id)
+        // 16 hex digits of seed, 8 decimal digits of count: written in place, not allocated.
+        let mut id = [0u8; 24];
+        let _ = write!(&mut id[..], "{:016x}{:08}", self.id_seed, n % 100_000_000);
+        Transaction::new(self.clone(), head, &id)
     }
 }

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use super::actions::{Ctl, Disruptive, EngineMode, IdRange, SetOp};
-use super::collections::{Collections, Excluded, Pairs, TxBytes, ValueId};
+use super::collections::{Collections, Excluded, Pairs, Slots, TxBytes, ValueId};
 use super::fold::Folds;
 use super::memo::Memo;
 use super::request::{fill, RequestHead};
@@ -105,33 +105,24 @@ impl Removals {
 /// A value the operator matched (as transformed) and its captures.
 type Tested<'v> = (Cow<'v, [u8]>, Vec<Vec<u8>>);
 
-/// The values a link matched: each one's name and (transformed) value in `pairs[..len]`, whose
-/// slots and buffers are reused from link to link, and its captures when the rule captures.
+/// The values a link matched: each one's name and (transformed) value, in slots whose buffers
+/// are reused from link to link, and its captures when the rule captures.
 #[derive(Default)]
 struct Hits {
-    pairs: Pairs,
-    len: usize,
+    pairs: Slots,
     captures: Vec<Vec<Vec<u8>>>,
 }
 
 impl Hits {
     /// Starts a new set, keeping the slots.
     fn reset(&mut self) {
-        self.len = 0;
+        self.pairs.clear();
         self.captures.clear();
     }
 
     /// Records a hit: `name` writes its name, `value` is the matched value.
     fn push(&mut self, name: &dyn Fn(&mut Vec<u8>), value: &[u8], captures: Vec<Vec<u8>>) {
-        if self.len == self.pairs.len() {
-            self.pairs.push(Default::default());
-        }
-        let (n, v) = &mut self.pairs[self.len];
-        n.clear();
-        name(n);
-        v.clear();
-        v.extend_from_slice(value);
-        self.len += 1;
+        self.pairs.push(name, value);
         self.captures.push(captures);
     }
 }
@@ -181,7 +172,7 @@ impl Scratch {
         self.hits.reset();
         // Slots beyond what a clean request fills (a rule that matched thousands of
         // arguments) are freed.
-        self.hits.pairs.truncate(KEPT_HIT_SLOTS);
+        self.hits.pairs.clear_keeping(KEPT_HIT_SLOTS);
         self.memo.clear();
     }
 }
@@ -196,11 +187,11 @@ impl Drop for Transaction {
 }
 
 impl Transaction {
-    pub(super) fn new(waf: Arc<Waf>, head: RequestHead, unique_id: String) -> Self {
+    pub(super) fn new(waf: Arc<Waf>, head: RequestHead, unique_id: &[u8]) -> Self {
         let content_type = head.header("content-type").unwrap_or(b"").to_vec();
         let Workspace { mut c, scratch } = waf.workspaces.take(&waf.compiled.tx_names);
         fill(&mut c, head, waf.settings().argument_separator);
-        c.set(Var::UniqueId, unique_id.into_bytes());
+        c.set(Var::UniqueId, unique_id);
         let mode = waf.settings().mode;
         let body_access = waf.settings().request_body_access;
         Self {
@@ -397,7 +388,10 @@ impl Transaction {
         while let Some(slot) = slots.get(i) {
             if let Some(Some(fold)) = folds.get(i).filter(|_| self.folding) {
                 for (n, value) in &fold.writes {
-                    self.c.tx.set_at(*n, value.clone());
+                    // `from_slice` copies bytes at once (a `SmallVec` clone goes byte by byte).
+                    self.c
+                        .tx
+                        .set_at(*n, value.as_deref().map(TxBytes::from_slice));
                 }
                 i = if fold.matched { slot.next } else { i + 1 };
                 continue;
@@ -443,10 +437,7 @@ impl Transaction {
 
     /// Evaluates a chain; when every link matched, logs and applies the disruptive action.
     fn chain(&mut self, scratch: &mut Scratch, index: usize, head: &Rule) -> bool {
-        // MATCHED_VARS starts empty; the larger set of slots is kept for reuse.
-        if self.c.matched_vars.len() > scratch.hits.pairs.len() {
-            std::mem::swap(&mut self.c.matched_vars, &mut scratch.hits.pairs);
-        }
+        // MATCHED_VARS starts empty (its slots are kept).
         self.c.matched_vars.clear();
         let mut link = head;
         loop {
@@ -487,13 +478,12 @@ impl Transaction {
         let hits = &mut scratch.hits;
         hits.reset();
         self.hits(&mut scratch.memo, index, head, rule, hits);
-        if hits.len == 0 {
+        if hits.pairs.is_empty() {
             return false;
         }
         // The actions still see the previous link's MATCHED_VARS; this link's become them
         // afterwards, and the previous slots are kept for the next link.
-        for (i, captures) in hits.captures.drain(..).enumerate() {
-            let (name, value) = &hits.pairs[i];
+        for (captures, (name, value)) in hits.captures.drain(..).zip(hits.pairs.as_slice()) {
             self.c.matched_var.clone_from(value);
             self.c.matched_var_name.clone_from(name);
             if rule.capture {
@@ -505,7 +495,6 @@ impl Transaction {
             }
             self.actions(rule);
         }
-        hits.pairs.truncate(hits.len);
         std::mem::swap(&mut self.c.matched_vars, &mut hits.pairs);
         true
     }
