@@ -372,18 +372,20 @@ SecRule TX:mode "@streq on" "id:15,phase:2,log,pass,chain"
 
 #[test]
 fn rules_reading_only_empty_variables_are_skipped_as_if_evaluated() {
-    // A rule whose variables hold no value is skipped without being evaluated; counts still
-    // count (zero) and a value set by a `ctl` earlier in the same phase is seen.
+    // A rule whose variables hold no value is skipped without being evaluated, and a rule's
+    // variables that hold none are not walked; counts still count (zero) and a value set by a
+    // `ctl` earlier in the same phase is seen (4, 7).
     let w = waf(r#"
 SecRule &ARGS "@eq 0" "id:1,phase:1,log,pass"
 SecRule ARGS|REQUEST_COOKIES "!@rx x" "id:2,phase:1,log,pass"
 SecRule REQUEST_HEADERS:Content-Type "^application/json" "id:3,phase:1,pass,nolog,ctl:requestBodyProcessor=JSON"
 SecRule REQBODY_PROCESSOR "@streq JSON" "id:4,phase:1,log,pass"
+SecRule ARGS|REQBODY_PROCESSOR "@streq JSON" "id:7,phase:1,log,pass"
 SecRule XML:/* "@rx ." "id:5,phase:2,log,pass"
 SecRule ARGS_POST "@rx ." "id:6,phase:2,log,pass"
 "#);
     assert_eq!(ids(&run(&w, "/", &[], "")), [1]);
     assert_eq!(ids(&run(&w, "/?a=b", &[], "")), [2]);
     let json = [("Content-Type", "application/json")];
-    assert_eq!(ids(&run(&w, "/", &json, r#"{"a":"b"}"#)), [1, 4, 6]);
+    assert_eq!(ids(&run(&w, "/", &json, r#"{"a":"b"}"#)), [1, 4, 7, 6]);
 }

@@ -654,6 +654,11 @@ impl Transaction {
                 );
                 continue;
             }
+            // A variable that holds no value in this phase is not walked (a rule reading
+            // several often has one or two that do).
+            if !self.present.contains(target.var) {
+                continue;
+            }
             self.c
                 .each(target, rule.min_class, excluded, &mut |key, value, id| {
                     let name = |out: &mut Vec<u8>| {

@@ -106,6 +106,11 @@ impl VarSet {
     pub fn meets(self, other: Self) -> bool {
         self.0 & other.0 != 0
     }
+
+    /// Whether `var` is in the set.
+    pub fn contains(self, var: Var) -> bool {
+        self.0 & 1 << (var as u32) != 0
+    }
 }
 
 /// Which members of a collection.
