@@ -267,14 +267,21 @@ SecRule ARGS "@rx ^m" "id:7,phase:2,log,pass,chain"
 
 #[test]
 fn phrase_lists_answer_from_the_response_filter_negated_or_not() {
-    // Three response rules share a chain, so its literal filter answers for them; the negated
-    // list is answered from it too (a phrase list's answer is exact).
+    // Response rules sharing a chain: its literal filter answers for them, the negated list
+    // too (a phrase list's answer is exact); the others are passed over when the filter
+    // rules out every value they read (see `engine::summaries`).
     let w = waf(r#"
 SecResponseBodyAccess On
 SecRule RESPONSE_BODY "!@pm alpha beta" "id:20,phase:4,pass,log"
 SecRule RESPONSE_BODY "@pm gamma" "id:21,phase:4,pass,log"
 SecRule RESPONSE_BODY "@rx delta+" "id:22,phase:4,pass,log"
+SecRule RESPONSE_HEADERS|RESPONSE_BODY "@rx epsilon" "id:23,phase:4,pass,log"
+SecRule RESPONSE_BODY "@pm gamma" "id:24,phase:4,pass,log,chain"
+    SecRule RESPONSE_BODY "@rx omega"
 "#);
+    // Every link but the negated list is passed over by its targets' summaries when the
+    // filter rules the body out.
+    assert_eq!(w.summarised_count(), 5);
     let answer = |body: &str| {
         let mut tx = w.transaction(RequestHead {
             method: "GET".into(),
@@ -297,6 +304,9 @@ SecRule RESPONSE_BODY "@rx delta+" "id:22,phase:4,pass,log"
     assert_eq!(answer("the BETA release"), Vec::<u64>::new());
     assert_eq!(answer("Gamma, then alpha"), [21]);
     assert_eq!(answer("deltaaa"), [20, 22]);
+    assert_eq!(answer("epsilon"), [20, 23]);
+    assert_eq!(answer("gamma and omega"), [20, 21, 24]);
+    assert_eq!(answer("gamma alone"), [20, 21]);
 }
 
 #[test]

@@ -16,6 +16,7 @@ use aho_corasick::nfa::contiguous;
 use aho_corasick::{Anchored, MatchKind, StartKind};
 
 use super::rule::Rule;
+use super::summaries::Summaries;
 use crate::operator::Operator;
 use crate::transform::Transformation;
 
@@ -237,6 +238,8 @@ impl Chain {
 #[derive(Debug, Clone, Default)]
 pub struct Chains {
     list: Vec<Chain>,
+    /// The target summaries of the rules' filter slots.
+    pub summaries: Summaries,
 }
 
 impl Chains {
@@ -246,13 +249,14 @@ impl Chains {
     pub fn build(rules: &mut [Rule], filters: bool) -> Self {
         let mut b = Builder::default();
         each_link(rules, |r| b.add(r));
-        let chains = b.finish(filters);
+        let mut chains = b.finish(filters);
         // Slots of chains too small to filter are dropped: those rules run their regex.
         each_link(rules, |r| {
             if !chains.get(r.chain).filters() {
                 r.filter_slot = None;
             }
         });
+        chains.summaries = Summaries::assign(rules, &chains);
         chains
     }
 
@@ -345,7 +349,10 @@ impl Builder {
                 chain.filter = Filter::new(patterns);
             }
         }
-        Chains { list: self.chains }
+        Chains {
+            list: self.chains,
+            summaries: Summaries::default(),
+        }
     }
 }
 

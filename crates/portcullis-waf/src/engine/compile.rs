@@ -308,6 +308,7 @@ fn rule(r: &ast::Rule, defaults: &[Defaults; 5], head: Option<&Rule>) -> Result<
         },
         chain: 0,
         filter_slot: None,
+        summaries: None,
         multi_match: false,
         operator: Operator::compile(&r.operator.name, argument, base)?,
         operator_name: r.operator.name.clone(),

@@ -10,6 +10,7 @@ pub mod memo;
 pub mod request;
 pub mod rule;
 pub mod settings;
+pub mod summaries;
 pub mod template;
 pub mod transaction;
 pub mod tx;
@@ -79,6 +80,16 @@ impl Waf {
     /// Slower, and the same results; the differential test runs CRS's suite both ways.
     pub fn unfold(&mut self) {
         self.folds = fold::Folds::default();
+    }
+
+    /// How many rules (and chained links) [target summaries](summaries) can pass over.
+    pub fn summarised_count(&self) -> usize {
+        self.compiled
+            .rules
+            .iter()
+            .flat_map(|r| std::iter::successors(Some(r), |r| r.chained.as_deref()))
+            .filter(|r| r.summaries.is_some())
+            .count()
     }
 
     /// How many rules are folded.

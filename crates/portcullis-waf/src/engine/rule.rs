@@ -33,6 +33,9 @@ pub struct Rule {
     /// Its slot in that chain's literal filter, when its regex has factors or it is a
     /// phrase list (whose answer is exact, so a negated list has one too).
     pub filter_slot: Option<u32>,
+    /// The [summaries](super::summaries) that can pass this rule over without evaluating it
+    /// (one per target; `None` when they cannot).
+    pub summaries: Option<Box<[u32]>>,
     /// `multiMatch`: the operator also runs on every intermediate transformation result.
     pub multi_match: bool,
     /// The operator.

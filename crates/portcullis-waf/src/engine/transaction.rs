@@ -11,6 +11,7 @@ use super::fold::Folds;
 use super::memo::Memo;
 use super::request::{fill, RequestHead};
 use super::rule::{Rule, RuleBits};
+use super::summaries::Summarised;
 use super::variables::{Target, Var, VarSet};
 use super::workspace::Workspace;
 use super::Waf;
@@ -161,6 +162,8 @@ pub(super) struct Scratch {
     hits: Hits,
     /// Transformed values and filter results, shared by the rules.
     memo: Memo,
+    /// Filter results by target.
+    summarised: Summarised,
 }
 
 /// The hit slots [`Scratch::clear`] keeps.
@@ -174,6 +177,7 @@ impl Scratch {
         // arguments) are freed.
         self.hits.pairs.clear_keeping(KEPT_HIT_SLOTS);
         self.memo.clear();
+        self.summarised.clear();
     }
 }
 
@@ -477,6 +481,19 @@ impl Transaction {
     fn link(&mut self, scratch: &mut Scratch, index: usize, head: &Rule, rule: &Rule) -> bool {
         let hits = &mut scratch.hits;
         hits.reset();
+        if let (Some(slot), Some(summaries)) = (rule.filter_slot, rule.summaries.as_deref()) {
+            let chains = &self.waf.compiled.chains;
+            if !scratch.summarised.may_match(
+                summaries,
+                slot,
+                &self.c,
+                self.present,
+                &mut scratch.memo,
+                chains,
+            ) {
+                return false;
+            }
+        }
         self.hits(&mut scratch.memo, index, head, rule, hits);
         if hits.pairs.is_empty() {
             return false;
