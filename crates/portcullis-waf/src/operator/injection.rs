@@ -34,6 +34,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn xss_finds_event_handlers_in_any_case_and_through_nul_bytes() {
+        // The attribute blacklist compares names case-insensitively and skips NUL bytes in
+        // them, as C libinjection does (the vendored crate only compares names of the same
+        // length when there is no NUL).
+        for flagged in [
+            &b"<a onclick=alert(1)>"[..],
+            b"<a OnMouseOver=alert(1)>",
+            b"<a on\0click=alert(1)>",
+            b"<a onclic\0k=alert(1)>",
+            b"<svg xmlns:x=y>",
+        ] {
+            assert!(
+                Libinjection.xss(flagged),
+                "{:?}",
+                String::from_utf8_lossy(flagged)
+            );
+        }
+        for clean in [
+            "<a title=hello>",
+            "<a onclickx>",
+            "Leave at the door, please.",
+        ] {
+            assert!(!Libinjection.xss(clean.as_bytes()), "{clean}");
+        }
+    }
+
+    #[test]
     fn sqli_answers_as_the_crate_entry_point_does() {
         let seeds: &[&[u8]] = &[
             b"1' OR '1'='1",

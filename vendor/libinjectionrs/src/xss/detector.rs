@@ -170,6 +170,11 @@ impl XssDetector {
         if attr_name.len() < 2 {
             return AttributeType::None;
         }
+        // Portcullis patch: a name without NUL bytes can only equal a list entry of the same
+        // length (the comparison skips NULs in the input, nothing else), so other entries are
+        // not compared byte by byte.
+        let has_null = attr_name.contains(&0);
+        let may_equal = |entry: &str, input: &[u8]| has_null || entry.len() == input.len();
 
         // Check for event handlers (on* attributes) - match C's manual case checking exactly
         if attr_name.len() >= 5 {
@@ -177,7 +182,9 @@ impl XssDetector {
                (attr_name[1] == b'n' || attr_name[1] == b'N') {
                 let event_name = &attr_name[2..];
                 for event in BLACK_ATTR_EVENTS {
-                    if Self::cstrcasecmp_with_null(event.name.as_bytes(), event_name) {
+                    if may_equal(event.name, event_name)
+                        && Self::cstrcasecmp_with_null(event.name.as_bytes(), event_name)
+                    {
                         return event.atype;
                     }
                 }
@@ -192,7 +199,9 @@ impl XssDetector {
 
         // Check other blacklisted attributes
         for attr in BLACK_ATTRS {
-            if Self::cstrcasecmp_with_null(attr.name.as_bytes(), attr_name) {
+            if may_equal(attr.name, attr_name)
+                && Self::cstrcasecmp_with_null(attr.name.as_bytes(), attr_name)
+            {
                 return attr.atype;
             }
         }
