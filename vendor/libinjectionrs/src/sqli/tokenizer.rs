@@ -297,6 +297,16 @@ impl<'a> SqliTokenizer<'a> {
             sqli_data::lookup_word(word)
         }
     }
+
+    /// Portcullis patch: [`Self::lookup_word`] for bytes, without a UTF-8 check per word on
+    /// the default table (its keywords are ASCII, so a word with other bytes finds nothing,
+    /// as when the check failed and no lookup was made). A custom lookup still gets `&str`.
+    fn lookup_word_bytes(&self, word: &[u8]) -> TokenType {
+        match self.lookup_fn {
+            Some(lookup_fn) => std::str::from_utf8(word).map_or(TokenType::None, lookup_fn),
+            None => sqli_data::lookup_word_bytes(word),
+        }
+    }
     
     // Main tokenization function - matches libinjection_sqli_tokenize
     pub fn next_token(&mut self) -> Option<Token> {
@@ -945,14 +955,12 @@ impl<'a> SqliTokenizer<'a> {
                 // form a valid keyword. Since libinjection keywords are ASCII-only,
                 // if the slice contains any non-UTF8 bytes (like 0xFF), it can't be 
                 // a keyword anyway, so we can safely skip the lookup.
-                if let Ok(partial_word) = std::str::from_utf8(&word_slice[..i]) {
-                    let token_type = self.lookup_word(partial_word);
-                    if token_type != TokenType::None && token_type != TokenType::Bareword {
-                        self.current.clear();
-                        let type_byte = token_type_to_byte(token_type);
-                        self.current.assign(type_byte, pos, i, &word_slice[..i]);
-                        return pos + i;
-                    }
+                let token_type = self.lookup_word_bytes(&word_slice[..i]);
+                if token_type != TokenType::None && token_type != TokenType::Bareword {
+                    self.current.clear();
+                    let type_byte = token_type_to_byte(token_type);
+                    self.current.assign(type_byte, pos, i, &word_slice[..i]);
+                    return pos + i;
                 }
                 // If UTF-8 conversion fails, continue - can't be a keyword
             }
@@ -960,11 +968,9 @@ impl<'a> SqliTokenizer<'a> {
         
         // Do full word lookup - only for valid UTF-8 sequences since keywords are ASCII-only
         if word_len < LIBINJECTION_SQLI_TOKEN_SIZE {
-            if let Ok(word_str) = std::str::from_utf8(word_slice) {
-                let token_type = self.lookup_word(word_str);
-                if token_type != TokenType::None {
-                    self.current.token_type = token_type;
-                }
+            let token_type = self.lookup_word_bytes(word_slice);
+            if token_type != TokenType::None {
+                self.current.token_type = token_type;
             }
             // If UTF-8 conversion fails, leave as BAREWORD - bytes with 0xFF can't be keywords
         }
