@@ -210,7 +210,7 @@ mod tests {
         let chains = chains();
         let lower = chains.get(0);
         let mut memo = Memo::default();
-        let mut lowered = |memo: &mut Memo, id: u64, raw: &str| {
+        let lowered = |memo: &mut Memo, id: u64, raw: &str| {
             let found = memo.entry(ValueId(id), chains.len(), 0, lower, raw.as_bytes());
             assert_eq!(
                 memo.value(found, raw.as_bytes()),
