@@ -32,11 +32,6 @@ impl Slots {
         &self.pairs[..self.len]
     }
 
-    /// How many pairs are held.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
     /// Whether none is.
     pub fn is_empty(&self) -> bool {
         self.len == 0

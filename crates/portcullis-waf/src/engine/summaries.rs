@@ -6,10 +6,10 @@
 //! CRS's ~45 outbound rules read `RESPONSE_BODY` through one chain (`t:none`): each asked the
 //! memo for the body's filter result and found its bit unset. With a summary the first rule
 //! computes it and the others pay a few loads each (the gateway benchmark's exchange, a 1 KB
-//! JSON response: 164,937 → 158,746 instructions). Request rules read many small values
-//! through many chains, with selectors and exclusions; there a summary cost more than the
-//! evaluations it spared (a GET with seven headers and four arguments: +3.8%), so only
-//! response rules (phases 3-5) have them.
+//! JSON response: 164,937 → 158,680 instructions). Request rules read many small values
+//! through many chains, with selectors and exclusions; there summaries cost more than the
+//! evaluations they spared (GET +3.3%, the gateway exchange +1.9%, the JSON POST −0.5%), so
+//! only response rules (phases 3-5) have them.
 //!
 //! A summary covers every value of its target (of any byte class, exclusions not applied: a
 //! superset of what each rule reads, which only makes it say "may match" more often), and is
@@ -63,16 +63,6 @@ impl Summaries {
             }
         }
         s
-    }
-
-    /// How many distinct summaries rules use.
-    pub fn len(&self) -> usize {
-        self.covered.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.covered.is_empty()
     }
 
     /// The summaries `rule` is passed over by, when it can be: a response rule whose operator
