@@ -3,8 +3,8 @@
 # and TLS; GET of a 1 KB JSON body with 50 keep-alive connections (wrk). Then the RSS of each
 # proxy with 1,000 idle keep-alive connections.
 #
-#   bench/run.sh                 # full run (about 2 minutes)
-#   DURATION=5s bench/run.sh     # shorter
+#   bench/run.sh                 # full run: 3 interleaved rounds of 10 s (about 4 minutes)
+#   DURATION=5s ROUNDS=5 bench/run.sh   # shorter runs, more rounds
 #   bench/run.sh instructions    # user-space instructions per proxied request (valgrind),
 #                                # repeatable to ~0.3% where wall-clock numbers move by 10%
 #   bench/run.sh auth            # Portcullis only: plain proxying vs JWT (RS256, ES256, cache
@@ -22,7 +22,9 @@
 # Pinning on a 2-core machine: the proxy under test (nginx with 1 worker, or Portcullis with 1
 # worker thread) gets CPU 0 to itself; the origin (an nginx serving a static file) and wrk share
 # CPU 1. Both proxies keep pooled keep-alive connections to the origin and write an access log
-# to a file. Results go to bench/results/ and a Markdown table is printed.
+# to a file.
+# "load CPU busy" is how busy CPU 1 was: near 100%, wrk and the origin, not the proxy, set the
+# pace, and requests/s compare how well each proxy keeps a saturated client fed. Results go to bench/results/ and a Markdown table is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh bench
@@ -355,37 +357,68 @@ PORTCULLIS_LOG=warn taskset -c "$PROXY_CPU" target/release/portcullis serve --wo
 sleep 1
 nginx_worker=$(pgrep -P "$nginx_pid" | head -n1)
 
-run() { # name url [pid of the proxy process that does the work]
+busy_ticks() { # busy and idle clock ticks of one CPU, from /proc/stat
+  awk -v c="cpu$1" '$1 == c {print $2 + $3 + $4 + $7 + $8, $5 + $6}' /proc/stat
+}
+
+# One wrk run: name url [pid of the proxy process that does the work]. Appends a line
+# "name requests/s p99-ms proxy-CPU-µs/request load-CPU-busy-% errors" to $work/rounds.
+run() {
   local name=$1 url=$2 pid=${3:-}
   taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d2s "$url" >/dev/null 2>&1 || true   # warm-up
-  local res
-  local t0; t0=$(cpu_ticks "$pid")
+  local res t0 t1 b0 i0 b1 i1
+  t0=$(cpu_ticks "$pid"); read -r b0 i0 <<<"$(busy_ticks "$LOAD_CPU")"
   res=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNS" -d"$DURATION" --latency "$url")
-  local t1; t1=$(cpu_ticks "$pid")
-  echo "$res" > "$out/$name.txt"
-  local rps p99
+  t1=$(cpu_ticks "$pid"); read -r b1 i1 <<<"$(busy_ticks "$LOAD_CPU")"
+  echo "$res" >> "$out/$name.txt"
+  local rps p99 errs total cpu_us="-"
   rps=$(echo "$res" | awk '/Requests\/sec/ {print $2}')
-  p99=$(echo "$res" | awk '$1=="99%" {print $2}')
-  local errs
-  errs=$(echo "$res" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
-  local total cpu_us="-"
+  # wrk prints 812.00us, 1.41ms or 1.02s: milliseconds.
+  p99=$(echo "$res" | awk '$1 == "99%" {v = $2 + 0; if ($2 ~ /us$/) v /= 1000; else if ($2 ~ /[0-9]s$/ && $2 !~ /ms$/) v *= 1000; printf "%.2f", v}')
+  errs=$(echo "$res" | awk '/Non-2xx|Socket errors/ {print}' | tr ' \n' '_ ')
   total=$(echo "$res" | awk '/requests in/ {print $1}')
   if [ -n "$pid" ] && [ "${total:-0}" -gt 0 ]; then
     cpu_us=$(awk -v t=$((t1 - t0)) -v n="$total" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.1f", t / hz * 1e6 / n}')
   fi
-  printf '| %-22s | %12s | %10s | %8s | %s |\n' "$name" "$rps" "$p99" "$cpu_us" "${errs:-}"
+  local load; load=$(( 100 * (b1 - b0) / (b1 - b0 + i1 - i0 + 1) ))
+  echo "$name $rps $p99 $cpu_us $load ${errs:-}" >> "$work/rounds"
+}
+
+# The median of column COL of NAME's lines in $work/rounds.
+round_median() {
+  awk -v n="$1" -v c="$2" '$1 == n {print $c}' "$work/rounds" | sort -n \
+    | awk '{a[NR] = $1} END {if (NR == 0 || a[1] == "-") print "-"; else print a[int((NR + 1) / 2)]}'
 }
 
 {
-echo "wrk -t1 -c$CONNS -d$DURATION, GET 1 KB JSON; proxy on CPU $PROXY_CPU, origin and wrk on CPU $LOAD_CPU"
+echo "wrk -t1 -c$CONNS -d$DURATION, GET 1 KB JSON; proxy on CPU $PROXY_CPU, origin and wrk on CPU $LOAD_CPU;"
+echo "targets interleaved over ${ROUNDS:=3} rounds, medians; ratios are Portcullis / nginx"
 echo
-echo "| target | requests/s | p99 | proxy CPU µs/req | errors |"
-echo "| --- | ---: | ---: | ---: | --- |"
-run origin-direct "http://127.0.0.1:$ORIGIN_PORT/data.json"
-run nginx-http "http://127.0.0.1:$NGINX_PORT/data.json" "$nginx_worker"
-run portcullis-http "http://127.0.0.1:$PC_PORT/data.json" "$pc_pid"
-run nginx-tls "https://127.0.0.1:$NGINX_TLS_PORT/data.json" "$nginx_worker"
-run portcullis-tls "https://127.0.0.1:$PC_TLS_PORT/data.json" "$pc_pid"
+: > "$work/rounds"
+rm -f "$out"/origin-direct.txt "$out"/nginx-*.txt "$out"/portcullis-*.txt
+for _ in $(seq "$ROUNDS"); do
+  run origin-direct "http://127.0.0.1:$ORIGIN_PORT/data.json"
+  run nginx-http "http://127.0.0.1:$NGINX_PORT/data.json" "$nginx_worker"
+  run portcullis-http "http://127.0.0.1:$PC_PORT/data.json" "$pc_pid"
+  run nginx-tls "https://127.0.0.1:$NGINX_TLS_PORT/data.json" "$nginx_worker"
+  run portcullis-tls "https://127.0.0.1:$PC_TLS_PORT/data.json" "$pc_pid"
+done
+cp "$work/rounds" "$out/rounds.txt"
+echo "| target | requests/s | ratio | p99 ms | ratio | proxy CPU µs/req | load CPU busy | errors |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
+for name in origin-direct nginx-http portcullis-http nginx-tls portcullis-tls; do
+  rps=$(round_median "$name" 2); p99=$(round_median "$name" 3)
+  cpu=$(round_median "$name" 4); load=$(round_median "$name" 5)
+  errs=$(awk -v n="$name" '$1 == n && NF > 5 {for (i = 6; i <= NF; i++) printf "%s ", $i}' "$work/rounds")
+  r_rps="" r_p99=""
+  if [[ $name == portcullis-* ]]; then
+    base=nginx-${name#portcullis-}
+    r_rps=$(awk -v a="$rps" -v b="$(round_median "$base" 2)" 'BEGIN {printf "%.2f", a / b}')
+    r_p99=$(awk -v a="$p99" -v b="$(round_median "$base" 3)" 'BEGIN {printf "%.2f", a / b}')
+  fi
+  printf '| %-16s | %10s | %5s | %6s | %5s | %6s | %3s%% | %s |\n' \
+    "$name" "$rps" "$r_rps" "$p99" "$r_p99" "$cpu" "$load" "${errs:-}"
+done
 echo
 for spec in "nginx:$nginx_pid:$NGINX_PORT" "portcullis:$pc_pid:$PC_PORT"; do
   IFS=: read -r name pid port <<<"$spec"

@@ -556,8 +556,11 @@ async fn lockouts_are_shared_by_replicas_through_redis() {
     let api = demo_api().await;
     let pepper = "shared-lockout-pepper-0123";
     let (prefix, key) = api_key::generate();
+    // A failure whose Redis call misses its deadline is not recorded (by design, with a
+    // warning); the default 100 ms deadline can pass on a loaded CI machine, and this test is
+    // about sharing, so it gives Redis time.
     let yaml = format!(
-        "{listeners}state: {{ backend: redis, redis: {{ url: \"{url}\", prefix: l{port} }} }}
+        "{listeners}state: {{ backend: redis, redis: {{ url: \"{url}\", timeout: 2s, prefix: l{port} }} }}
 upstreams:
   main: {{ targets: [\"http://{api}\"] }}
 apis:
