@@ -49,6 +49,22 @@ SecRule TX:hit "@endsWith ARGS:x" "id:2,phase:1,log,pass"
 }
 
 #[test]
+fn unique_ids_share_a_hex_seed_and_count_up() {
+    let w = waf(r#"
+SecAction "id:1,phase:1,log,pass,logdata:'%{UNIQUE_ID}'"
+SecRule UNIQUE_ID "!@rx ^[0-9a-f]{16}[0-9]{8}$" "id:2,phase:1,log,pass"
+SecAction "id:3,phase:3,log,pass,logdata:'%{RESPONSE_STATUS}'"
+"#);
+    let (a, b) = (run(&w, "/", &[], ""), run(&w, "/", &[], ""));
+    assert_eq!(ids(&a), [1, 3], "UNIQUE_ID has its shape");
+    let (a, b) = (&a.logged()[0].data, &b.logged()[0].data);
+    assert_eq!(a[..16], b[..16]);
+    let count = |id: &str| id[16..].parse::<u64>().unwrap();
+    assert_eq!(count(b), count(a) + 1);
+    assert_eq!(run(&w, "/", &[], "").logged()[1].data, "200");
+}
+
+#[test]
 fn skip_after_jumps_to_its_marker() {
     let w = waf(r#"
 SecRule ARGS:skip "@eq 1" "id:1,phase:1,nolog,pass,skipAfter:END"

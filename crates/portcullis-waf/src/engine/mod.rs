@@ -36,7 +36,8 @@ pub struct Waf {
     folds: fold::Folds,
     detector: Box<dyn InjectionDetector>,
     next_id: AtomicU64,
-    id_seed: u64,
+    /// The first 16 characters of every UNIQUE_ID: a random seed in hex.
+    id_prefix: [u8; 16],
     /// Memory of finished transactions, for the next ones.
     workspaces: workspace::Workspaces,
 }
@@ -66,7 +67,7 @@ impl Waf {
             folds: fold::Folds::default(),
             detector: Box::new(Libinjection),
             next_id: AtomicU64::new(0),
-            id_seed: u64::from_le_bytes(seed),
+            id_prefix: hex_digits(u64::from_le_bytes(seed)),
             workspaces: workspace::Workspaces::default(),
         });
         let folds = fold::Folds::analyse(&waf);
@@ -125,11 +126,21 @@ impl Waf {
 
     /// Starts a transaction for a request head (its headers move into the transaction).
     pub fn transaction(self: &Arc<Self>, head: RequestHead) -> Transaction {
-        use std::io::Write as _;
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
         // 16 hex digits of seed, 8 decimal digits of count: written in place, not allocated.
-        let mut id = [0u8; 24];
-        let _ = write!(&mut id[..], "{:016x}{:08}", self.id_seed, n % 100_000_000);
+        let mut id = [b'0'; 24];
+        id[..16].copy_from_slice(&self.id_prefix);
+        let mut count = n % 100_000_000;
+        for digit in id[16..].iter_mut().rev() {
+            *digit = b'0' + (count % 10) as u8;
+            count /= 10;
+        }
         Transaction::new(self.clone(), head, &id)
     }
+}
+
+/// `n` as 16 lowercase hex digits.
+fn hex_digits(n: u64) -> [u8; 16] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    std::array::from_fn(|i| HEX[((n >> (60 - 4 * i)) & 0xf) as usize])
 }

@@ -287,13 +287,10 @@ impl Transaction {
 
     /// Phase 3: response status and headers (they move into the transaction).
     pub fn response_headers(&mut self, status: u16, headers: Pairs) -> Option<&Interruption> {
-        use std::io::Write as _;
-        let mut digits = [0u8; 5];
-        let mut cursor = &mut digits[..];
-        // A u16 has at most five digits.
-        let _ = write!(cursor, "{status}");
-        let len = 5 - cursor.len();
-        self.c.set(Var::ResponseStatus, &digits[..len]);
+        self.c.set(
+            Var::ResponseStatus,
+            itoa::Buffer::new().format(status).as_bytes(),
+        );
         self.c.response_headers = self.c.table(headers);
         self.phase(3)
     }
@@ -556,7 +553,6 @@ impl Transaction {
     }
 
     fn actions(&mut self, rule: &Rule) {
-        use std::io::Write as _;
         for s in &rule.setvars {
             // A name without macros was numbered at load; one with macros is expanded, and
             // lowered (literal parts were lowered at load; only macros can bring capitals).
@@ -596,8 +592,7 @@ impl Transaction {
                         old.saturating_sub(d)
                     };
                     slot.clear();
-                    // Writing into a Vec cannot fail.
-                    let _ = write!(slot, "{new}");
+                    slot.extend_from_slice(itoa::Buffer::new().format(new).as_bytes());
                 }
                 _ => {
                     slot.clear();
