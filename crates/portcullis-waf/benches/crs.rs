@@ -11,6 +11,10 @@ mod requests;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 
+/// The gateway's allocator (see docs/architecture.md), so that the figures are the gateway's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn bench(c: &mut Criterion) {
     let (get, _) = requests::get();
     let (post, body) = requests::post();

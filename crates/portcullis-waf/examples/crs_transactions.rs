@@ -10,6 +10,10 @@
 #[path = "../benches/requests.rs"]
 mod requests;
 
+/// The gateway's allocator (see docs/architecture.md), so that the figures are the gateway's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// One exchange through the rule set; the number of rules that logged.
 type Run = dyn Fn(&std::sync::Arc<portcullis_waf::engine::Waf>) -> usize;
 
