@@ -144,6 +144,24 @@ impl Template {
             }
         }
     }
+
+    /// [`expand`](Self::expand) as text for the log (invalid UTF-8 replaced by U+FFFD).
+    pub fn expand_text(&self, c: &Collections) -> String {
+        text(self.expand(c))
+    }
+}
+
+/// Bytes as a `String`, invalid UTF-8 replaced by U+FFFD: valid owned bytes are taken as they are
+/// and valid borrowed ones copied once (`from_utf8_lossy` checked byte by byte, then copied).
+pub fn text(bytes: Cow<'_, [u8]>) -> String {
+    match bytes {
+        Cow::Owned(v) => String::from_utf8(v)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        Cow::Borrowed(b) => match std::str::from_utf8(b) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(b).into_owned(),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -164,5 +182,14 @@ mod tests {
         assert_eq!(unset.expand_borrowing(&c).as_ref(), b"");
         assert!(Template::parse("plain").unwrap().is_literal());
         assert!(Template::parse("%{nope.x}").is_err());
+    }
+
+    #[test]
+    fn text_replaces_invalid_utf8_whether_owned_or_borrowed() {
+        let bad = b"a\xffb\xe2\x82".to_vec();
+        assert_eq!(text(Cow::Borrowed(&bad)), "a\u{fffd}b\u{fffd}");
+        assert_eq!(text(Cow::Owned(bad)), "a\u{fffd}b\u{fffd}");
+        assert_eq!(text(Cow::Owned("é €".as_bytes().to_vec())), "é €");
+        assert_eq!(text(Cow::Borrowed("é €".as_bytes())), "é €");
     }
 }

@@ -452,9 +452,7 @@ impl Transaction {
         }
         if head.log {
             let text = |t: &Option<super::template::Template>, c: &Collections| {
-                t.as_ref()
-                    .map(|t| String::from_utf8_lossy(&t.expand(c)).into_owned())
-                    .unwrap_or_default()
+                t.as_ref().map(|t| t.expand_text(c)).unwrap_or_default()
             };
             self.logged.push(Logged {
                 id: head.id,
@@ -463,7 +461,7 @@ impl Transaction {
                 data: text(&head.logdata, &self.c),
                 severity: head.severity.clone().unwrap_or_default(),
                 tags: head.tags.clone(),
-                matched: String::from_utf8_lossy(&self.c.matched_var_name).into_owned(),
+                matched: super::template::text(Cow::Borrowed(&self.c.matched_var_name)),
             });
         }
         match head.disruptive {
