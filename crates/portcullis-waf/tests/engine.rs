@@ -49,7 +49,7 @@ SecRule TX:hit "@endsWith ARGS:x" "id:2,phase:1,log,pass"
 }
 
 #[test]
-fn unique_ids_share_a_hex_seed_and_count_up() {
+fn unique_ids_count_after_a_hex_seed_and_statuses_are_decimal() {
     let w = waf(r#"
 SecAction "id:1,phase:1,log,pass,logdata:'%{UNIQUE_ID}'"
 SecRule UNIQUE_ID "!@rx ^[0-9a-f]{16}[0-9]{8}$" "id:2,phase:1,log,pass"

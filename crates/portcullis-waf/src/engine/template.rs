@@ -146,14 +146,14 @@ impl Template {
     }
 
     /// [`expand`](Self::expand) as text for the log (invalid UTF-8 replaced by U+FFFD).
-    pub fn expand_text(&self, c: &Collections) -> String {
+    pub(crate) fn expand_text(&self, c: &Collections) -> String {
         text(self.expand(c))
     }
 }
 
-/// Bytes as a `String`, invalid UTF-8 replaced by U+FFFD: valid owned bytes are taken as they are
-/// and valid borrowed ones copied once (`from_utf8_lossy` checked byte by byte, then copied).
-pub fn text(bytes: Cow<'_, [u8]>) -> String {
+/// Bytes as a `String`, invalid UTF-8 replaced by U+FFFD. Valid owned bytes become the string
+/// without a copy; `from_utf8_lossy` alone would check them byte by byte and then copy them.
+pub(crate) fn text(bytes: Cow<'_, [u8]>) -> String {
     match bytes {
         Cow::Owned(v) => String::from_utf8(v)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
