@@ -7,7 +7,8 @@ set -euo pipefail
 
 # curl and openssl: the demo-tour test runs the printed tour (curl, openssl s_client).
 # redis-server: rate-limit tests start their own on a random loopback port.
-want=(curl ca-certificates openssl redis-server)
+# make: building jemalloc, the binary's allocator (gcc comes with the Rust toolchain's linker).
+want=(curl ca-certificates openssl redis-server make)
 if [ "${1:-test}" = "bench" ]; then
   # libmodsecurity-dev and gcc: bench/run.sh waf compares the WAF with libmodsecurity 3.
   want+=(nginx-light wrk util-linux procps valgrind python3 libmodsecurity-dev gcc)
