@@ -434,7 +434,7 @@ impl Collections {
                     .chain(self.args_post.iter())
                     .map(|(k, v)| k.len() + v.len())
                     .sum();
-                f(None, size.to_string().as_bytes(), None);
+                f(None, itoa::Buffer::new().format(size).as_bytes(), None);
             }
             Var::Global | Var::Ip => {}
             scalar => {

@@ -232,8 +232,10 @@ impl Transaction {
     fn process_body(&mut self, body: &[u8]) {
         let waf = self.waf.clone();
         let settings = waf.settings();
-        self.c
-            .set(Var::RequestBodyLength, body.len().to_string().into_bytes());
+        self.c.set(
+            Var::RequestBodyLength,
+            itoa::Buffer::new().format(body.len()),
+        );
         if !self.body_access {
             return;
         }
@@ -273,7 +275,7 @@ impl Transaction {
                 .filter_map(|(_, v)| std::str::from_utf8(v).ok()?.parse::<usize>().ok())
                 .sum();
             self.c
-                .set(Var::FilesCombinedSize, total.to_string().into_bytes());
+                .set(Var::FilesCombinedSize, itoa::Buffer::new().format(total));
         }
         if let Some(strict) = parsed.multipart_strict_error {
             self.c
@@ -659,7 +661,7 @@ impl Transaction {
                         out.push(b'&');
                         out.extend_from_slice(target.var.name().as_bytes());
                     },
-                    n.to_string().as_bytes(),
+                    itoa::Buffer::new().format(n).as_bytes(),
                     None,
                 );
                 continue;
