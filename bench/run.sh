@@ -3,7 +3,7 @@
 # and TLS; GET of a 1 KB JSON body with 50 keep-alive connections (wrk). Then the RSS of each
 # proxy with 1,000 idle keep-alive connections.
 #
-#   bench/run.sh                 # full run: 3 interleaved rounds of 10 s (about 4 minutes)
+#   bench/run.sh                 # full run: 3 interleaved rounds of 10 s (about 5 minutes)
 #   DURATION=5s ROUNDS=5 bench/run.sh   # shorter runs, more rounds
 #   bench/run.sh instructions    # user-space instructions per proxied request (valgrind),
 #                                # repeatable to ~0.3% where wall-clock numbers move by 10%
@@ -22,9 +22,9 @@
 # Pinning on a 2-core machine: the proxy under test (nginx with 1 worker, or Portcullis with 1
 # worker thread) gets CPU 0 to itself; the origin (an nginx serving a static file) and wrk share
 # CPU 1. Both proxies keep pooled keep-alive connections to the origin and write an access log
-# to a file.
+# to a file. Results go to bench/results/ and a Markdown table is printed.
 # "load CPU busy" is how busy CPU 1 was: near 100%, wrk and the origin, not the proxy, set the
-# pace, and requests/s compare how well each proxy keeps a saturated client fed. Results go to bench/results/ and a Markdown table is printed.
+# pace, and requests/s compare how well each proxy keeps a saturated client fed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh bench
