@@ -584,10 +584,20 @@ apis:
     let a = Env::start_with_files(&yaml, &[("pepper", pepper)]).await;
     let b = Env::start_with_files(&yaml, &[("pepper", pepper)]).await;
     let bad = format!("X-Api-Key: pck_{}_{}\r\n", "z".repeat(12), "x".repeat(32));
-    // Two failures on each replica: neither alone reaches the threshold of 4.
-    for env in [&a, &b, &a, &b] {
+    // Two failures on each replica: neither alone reaches the threshold of 4. Each replica
+    // records a failure in Redis in the background; the test waits until Redis has counted it,
+    // so that the 4th failure is B's (otherwise A's slower record could come last).
+    let count_key = format!("l{}:lockout:ip:127.0.0.1:n", redis.port);
+    for (n, env) in [&a, &b, &a].into_iter().enumerate() {
         assert_eq!(get(env.http(), "/echo/x", &bad).await.status, 401);
+        let expected = (n + 1).to_string();
+        let counted = eventually(Duration::from_secs(5), || async {
+            redis.get(&count_key).await.as_deref() == Some(expected.as_str())
+        })
+        .await;
+        assert!(counted, "Redis counted failure {expected}");
     }
+    assert_eq!(get(b.http(), "/echo/x", &bad).await.status, 401);
     let good = format!("X-Api-Key: {key}\r\n");
     // B recorded the 4th failure: Redis locks the client, and B refuses it at once.
     let locked_on_b = eventually(Duration::from_secs(5), || async {

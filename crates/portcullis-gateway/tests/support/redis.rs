@@ -44,6 +44,20 @@ impl RedisServer {
         }
     }
 
+    /// The value at `key`, read with a client of our own (to see what the gateways stored).
+    pub async fn get(&self, key: &str) -> Option<String> {
+        let client = redis::Client::open(self.url()).expect("a valid redis url");
+        let mut conn = client
+            .get_multiplexed_async_connection()
+            .await
+            .expect("redis-server answers");
+        redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .expect("GET succeeds")
+    }
+
     /// Stops it (an outage).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
