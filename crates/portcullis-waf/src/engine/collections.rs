@@ -129,10 +129,8 @@ pub struct Collections {
     pub multipart_part_headers: Table,
     /// Response headers.
     pub response_headers: Table,
-    /// Scalars, indexed by [`ScalarVar`], with their ids.
-    /// The buffers are kept from one transaction to the next (a value is set when it has an
-    /// id): URIs, request lines and response bodies are copied in, not allocated, each time.
-    scalars: [(Option<ValueId>, Vec<u8>); ScalarVar::COUNT],
+    /// Scalars, indexed by [`ScalarVar`].
+    scalars: [Scalar; ScalarVar::COUNT],
     /// The scalars that are set.
     scalars_set: VarSet,
     /// The parsed XML body.
@@ -147,6 +145,18 @@ pub struct Collections {
     pub matched_vars: Slots,
     /// The next [`ValueId`] to hand out.
     next_id: u64,
+}
+
+/// A single-valued variable. The buffer is kept from one transaction to the next (a value is
+/// set when it has an id): URIs, request lines and response bodies are copied in, not
+/// allocated, each time.
+#[derive(Debug, Clone, Default)]
+struct Scalar {
+    id: Option<ValueId>,
+    /// The value's [byte class](crate::operator::byte_class), found when it is set (rules
+    /// ask for it on every evaluation).
+    class: u8,
+    value: Vec<u8>,
 }
 
 /// What [`Collections::each`] calls with each value: its key (for collections), the value, and
@@ -225,7 +235,7 @@ impl Collections {
         ] {
             *t = Table::default();
         }
-        for (id, value) in &mut self.scalars {
+        for Scalar { id, value, .. } in &mut self.scalars {
             *id = None;
             if value.capacity() > KEPT_SCALAR_BYTES {
                 *value = Vec::new();
@@ -269,23 +279,25 @@ impl Collections {
     pub fn set(&mut self, var: Var, value: impl AsRef<[u8]>) {
         if let Some(slot) = ScalarVar::of(var) {
             let id = ValueId(self.ids(1));
-            let (at, buffer) = &mut self.scalars[usize::from(slot.0)];
-            *at = Some(id);
-            buffer.clear();
-            buffer.extend_from_slice(value.as_ref());
+            let value = value.as_ref();
+            let scalar = &mut self.scalars[usize::from(slot.0)];
+            scalar.id = Some(id);
+            scalar.class = class_of(value);
+            scalar.value.clear();
+            scalar.value.extend_from_slice(value);
             self.scalars_set = self.scalars_set.with(var);
         }
     }
 
     /// A single-valued variable, if set.
     pub fn get(&self, var: Var) -> Option<&[u8]> {
-        self.scalar(var).map(|(_, v)| v)
+        self.scalar(var).map(|s| s.value.as_slice())
     }
 
-    fn scalar(&self, var: Var) -> Option<(ValueId, &[u8])> {
+    fn scalar(&self, var: Var) -> Option<&Scalar> {
         let slot = ScalarVar::of(var)?;
-        let (id, v) = &self.scalars[usize::from(slot.0)];
-        Some(((*id)?, v))
+        let s = &self.scalars[usize::from(slot.0)];
+        s.id.is_some().then_some(s)
     }
 
     /// Calls `f(key, value)` for every value of `target` of byte class `min_class` or above
@@ -438,9 +450,9 @@ impl Collections {
             }
             Var::Global | Var::Ip => {}
             scalar => {
-                if let Some((id, v)) = self.scalar(scalar) {
-                    if (min_class == 0 || class_of(v) >= min_class) && !excluded(var, None) {
-                        f(None, v, Some(id));
+                if let Some(Scalar { id, class, value }) = self.scalar(scalar) {
+                    if *class >= min_class && !excluded(var, None) {
+                        f(None, value, *id);
                     }
                 }
             }

@@ -391,20 +391,17 @@ impl Transaction {
         while let Some(slot) = slots.get(i) {
             if let Some(Some(fold)) = folds.get(i).filter(|_| self.folding) {
                 for (n, value) in &fold.writes {
-                    // `from_slice` copies bytes at once (a `SmallVec` clone goes byte by byte).
-                    self.c
-                        .tx
-                        .set_at(*n, value.as_deref().map(TxBytes::from_slice));
+                    self.c.tx.set_at(*n, value.as_deref());
                 }
                 i = if fold.matched { slot.next } else { i + 1 };
                 continue;
             }
-            let rule = &waf.compiled.rules[slot.rule];
             i += 1;
-            if !rule.reads.meets(self.present)
-                || self.removals.rule(slot.rule, rule)
-                || !self.chain(&mut scratch, slot.rule, rule)
-            {
+            if !slot.reads.meets(self.present) {
+                continue;
+            }
+            let rule = &waf.compiled.rules[slot.rule];
+            if self.removals.rule(slot.rule, rule) || !self.chain(&mut scratch, slot.rule, rule) {
                 continue;
             }
             if self.interruption.is_some() || self.mode == EngineMode::Off {

@@ -124,9 +124,18 @@ impl Tx {
         &mut self.values[n]
     }
 
-    /// Sets the name numbered `n` to `value` (`None`: unsets it).
-    pub fn set_at(&mut self, n: u32, value: Option<TxBytes>) {
-        *self.slot(n) = value;
+    /// Sets the name numbered `n` to `value` (`None`: unsets it), copying it straight into
+    /// the slot (a value built first and then moved in made the CPU wait on the copy).
+    pub fn set_at(&mut self, n: u32, value: Option<&[u8]>) {
+        let slot = self.slot(n);
+        match value {
+            Some(v) => {
+                let bytes = slot.get_or_insert_with(TxBytes::new);
+                bytes.clear();
+                bytes.extend_from_slice(v);
+            }
+            None => *slot = None,
+        }
     }
 
     /// Sets `name` to `value`.
