@@ -3,6 +3,7 @@
 //! the end. A block is a 403 problem+json (400 for a body the WAF cannot parse); the matched
 //! rules and anomaly scores go to the security event, never into the response.
 
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -115,6 +116,22 @@ fn pairs(headers: &HeaderMap) -> Vec<(Vec<u8>, Vec<u8>)> {
         .collect()
 }
 
+/// The client address as `REMOTE_ADDR` holds it. An IPv4 address is written octet by octet:
+/// `to_string` goes through the formatting machinery, ~3,000 instructions per request.
+fn address_text(ip: IpAddr) -> String {
+    let IpAddr::V4(v4) = ip else {
+        return ip.to_string();
+    };
+    let mut text = String::with_capacity(15);
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            text.push('.');
+        }
+        text.push_str(itoa::Buffer::new().format(octet));
+    }
+    text
+}
+
 fn protocol(v: Version) -> &'static str {
     match v {
         Version::HTTP_09 => "HTTP/0.9",
@@ -140,7 +157,7 @@ impl Stage for WafStage {
                 .map_or(b"/".to_vec(), |p| p.as_str().as_bytes().to_vec()),
             protocol: protocol(ex.request.version).to_owned(),
             headers: pairs(&ex.request.headers),
-            remote_addr: ex.client_ip.to_string(),
+            remote_addr: address_text(ex.client_ip),
         };
         let mut tx = self.api.waf.transaction(head);
         for c in &self.controls {
@@ -239,4 +256,24 @@ fn inspectable(ex: &Exchange<'_>, headers: &HeaderMap, status: u16, tx: &Transac
         && !too_large
         && !headers.contains_key(header::CONTENT_ENCODING)
         && tx.wants_response_body()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_written_as_std_writes_them() {
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.20.30.40",
+            "255.255.255.255",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let ip: IpAddr = ip.parse().expect("an address");
+            assert_eq!(address_text(ip), ip.to_string());
+        }
+    }
 }
