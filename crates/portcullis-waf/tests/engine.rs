@@ -415,3 +415,37 @@ SecRule ARGS_POST "@rx ." "id:6,phase:2,log,pass"
     let json = [("Content-Type", "application/json")];
     assert_eq!(ids(&run(&w, "/", &json, r#"{"a":"b"}"#)), [1, 4, 7, 6]);
 }
+
+#[test]
+fn response_bodies_are_read_by_media_type_whatever_its_case_and_parameters() {
+    let w = waf(r#"
+SecResponseBodyAccess On
+SecResponseBodyMimeType text/plain application/json
+SecRule RESPONSE_BODY "@rx secret" "id:30,phase:4,pass,log"
+"#);
+    let logged = |content_type: Option<&str>| {
+        let mut tx = w.transaction(RequestHead {
+            method: "GET".into(),
+            target: b"/".to_vec(),
+            protocol: "HTTP/1.1".into(),
+            headers: Vec::new(),
+            remote_addr: "127.0.0.1".into(),
+        });
+        tx.request_headers();
+        tx.request_body(b"");
+        let headers = content_type
+            .map(|ct| vec![(b"content-type".to_vec(), ct.as_bytes().to_vec())])
+            .unwrap_or_default();
+        tx.response_headers(200, headers);
+        tx.response_body(b"the secret");
+        ids(&tx)
+    };
+    assert_eq!(logged(Some("application/json")), [30]);
+    assert_eq!(logged(Some("Application/JSON; charset=utf-8")), [30]);
+    assert_eq!(logged(Some("  text/plain ;q=1")), [30]);
+    // No Content-Type: taken as text/plain, as ModSecurity does.
+    assert_eq!(logged(None), [30]);
+    assert_eq!(logged(Some("text/html")), Vec::<u64>::new());
+    assert_eq!(logged(Some("application/jsonx")), Vec::<u64>::new());
+    assert_eq!(logged(Some("")), Vec::<u64>::new());
+}

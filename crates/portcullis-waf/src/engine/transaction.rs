@@ -315,9 +315,12 @@ impl Transaction {
             .find(|(n, _)| n.eq_ignore_ascii_case(b"content-type"))
             .map(|(_, v)| v.as_slice())
             .unwrap_or(b"text/plain");
-        let ct = String::from_utf8_lossy(ct).to_ascii_lowercase();
-        let essence = ct.split(';').next().unwrap_or("").trim();
-        settings.response_mime_types.iter().any(|m| m == essence)
+        // The media type before any parameter, compared without a lowercase copy.
+        let essence = ct.split(|b| *b == b';').next().unwrap_or(b"").trim_ascii();
+        settings
+            .response_mime_types
+            .iter()
+            .any(|m| m.as_bytes().eq_ignore_ascii_case(essence))
     }
 
     /// Phase 4: the response body (up to the response body limit).
