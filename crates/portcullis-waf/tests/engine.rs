@@ -33,6 +33,17 @@ fn run(waf: &Arc<Waf>, target: &str, headers: &[(&str, &str)], body: &str) -> Tr
     tx
 }
 
+/// A GET of `/` without headers.
+fn bare_get() -> RequestHead {
+    RequestHead {
+        method: "GET".into(),
+        target: b"/".to_vec(),
+        protocol: "HTTP/1.1".into(),
+        headers: Vec::new(),
+        remote_addr: "127.0.0.1".into(),
+    }
+}
+
 fn ids(tx: &Transaction) -> Vec<u64> {
     tx.logged().iter().map(|l| l.id).collect()
 }
@@ -299,13 +310,7 @@ SecRule RESPONSE_BODY "@pm gamma" "id:24,phase:4,pass,log,chain"
     // filter rules the body out.
     assert_eq!(w.summarised_count(), 5);
     let answer = |body: &str| {
-        let mut tx = w.transaction(RequestHead {
-            method: "GET".into(),
-            target: b"/".to_vec(),
-            protocol: "HTTP/1.1".into(),
-            headers: Vec::new(),
-            remote_addr: "127.0.0.1".into(),
-        });
+        let mut tx = w.transaction(bare_get());
         tx.request_headers();
         tx.request_body(b"");
         tx.response_headers(
@@ -424,13 +429,7 @@ SecResponseBodyMimeType text/plain application/json
 SecRule RESPONSE_BODY "@rx secret" "id:30,phase:4,pass,log"
 "#);
     let logged = |content_type: Option<&str>| {
-        let mut tx = w.transaction(RequestHead {
-            method: "GET".into(),
-            target: b"/".to_vec(),
-            protocol: "HTTP/1.1".into(),
-            headers: Vec::new(),
-            remote_addr: "127.0.0.1".into(),
-        });
+        let mut tx = w.transaction(bare_get());
         tx.request_headers();
         tx.request_body(b"");
         let headers = content_type
